@@ -1,0 +1,28 @@
+"""Distributed tracing for Pyramid applications on the OpenTracing API.
+
+``config.include("pyramid_tracing")`` traces every request; :class:`Tracing` ties a tracer to
+the settings; :func:`traced` traces any function; ``request.tracing`` gives the active span.
+"""
+
+from ._config import get_tracing, includeme
+from ._request import RequestTracing
+from ._scope import ScopeManager
+from ._settings import TracingSettings
+from ._traced import traced
+from ._tracing import PyramidTracer, PyramidTracing, Tracing, current_tracing
+from ._tween import opentracing_tween_factory, tracing_tween_factory
+
+__all__ = [
+    "PyramidTracer",
+    "PyramidTracing",
+    "RequestTracing",
+    "ScopeManager",
+    "Tracing",
+    "TracingSettings",
+    "current_tracing",
+    "get_tracing",
+    "includeme",
+    "opentracing_tween_factory",
+    "traced",
+    "tracing_tween_factory",
+]

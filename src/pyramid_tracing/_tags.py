@@ -1,0 +1,171 @@
+"""Tag values: redaction, truncation and rendering, in one place.
+
+The tween, the decorators and the outbound helpers all build their tags through this module,
+so that what is never recorded (credentials, sensitive headers and query parameters) and how
+long a value may be are decided once.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections.abc import Collection, Mapping
+from typing import Final
+from urllib.parse import unquote_plus
+
+import attrs
+
+__all__ = ["REDACTED", "TRUNCATED", "TagPolicy", "error_log"]
+
+#: What a redacted value is replaced with.
+REDACTED: Final = "[REDACTED]"
+#: The marker that ends a value cut to ``max_tag_length``.
+TRUNCATED: Final = "...[truncated]"
+
+# Request attributes that hold one cookie value per key: all of them come from the Cookie header.
+_COOKIE_ATTRIBUTES: Final = frozenset({"cookies"})
+# Request attributes that are URLs or query strings: redacted like http.url.
+_URL_ATTRIBUTES: Final = frozenset(
+    {"url", "path_qs", "query_string", "relative_url", "current_route_url"}
+)
+
+
+@attrs.frozen
+class TagPolicy:
+    """How values become tags: what is redacted and how long a string may be."""
+
+    sensitive_headers: frozenset[str]
+    sensitive_query_params: frozenset[str]
+    max_tag_length: int
+
+    def truncate(self, value: str) -> str:
+        """Cut ``value`` to ``max_tag_length`` characters, ending with the truncation marker."""
+        limit = self.max_tag_length
+        if len(value) <= limit:
+            return value
+        return value[: limit - len(TRUNCATED)] + TRUNCATED
+
+    def url(self, url: str) -> str:
+        """``url`` without user:password and with sensitive query parameter values redacted."""
+        if "@" not in url and "?" not in url:
+            return self.truncate(url)
+        scheme, sep, rest = url.partition("://")
+        if not sep:
+            scheme, rest = "", url
+        else:
+            scheme += sep
+        authority_end = len(rest)
+        for stop in "/?#":
+            index = rest.find(stop)
+            if index != -1:
+                authority_end = min(authority_end, index)
+        authority, tail = rest[:authority_end], rest[authority_end:]
+        if sep and "@" in authority:
+            authority = authority.rpartition("@")[2]
+        path, qmark, query = tail.partition("?")
+        if qmark:
+            query, hashmark, fragment = query.partition("#")
+            tail = path + qmark + self.query_string(query) + hashmark + fragment
+        return self.truncate(scheme + authority + tail)
+
+    def query_string(self, query: str) -> str:
+        """``query`` with the values of sensitive parameters replaced by ``[REDACTED]``."""
+        sensitive = self.sensitive_query_params
+        parts = query.split("&")
+        for index, part in enumerate(parts):
+            name, eq, _ = part.partition("=")
+            if eq and unquote_plus(name).strip().lower() in sensitive:
+                parts[index] = name + "=" + REDACTED
+        return "&".join(parts)
+
+    def header(self, name: str, value: object) -> str:
+        """A header value as a tag: ``[REDACTED]`` for sensitive names, else cut to length."""
+        if name.lower() in self.sensitive_headers:
+            return REDACTED
+        return self.truncate(str(value))
+
+    def _is_sensitive_key(self, key: str) -> bool:
+        lowered = key.lower()
+        if lowered in self.sensitive_query_params or lowered in self.sensitive_headers:
+            return True
+        # WSGI environ keys: HTTP_COOKIE is the Cookie header.
+        if lowered.startswith("http_"):
+            lowered = lowered[5:]
+        return lowered.replace("_", "-") in self.sensitive_headers
+
+    def mapping(self, values: object, *, redact_all: bool = False) -> str:
+        """Render a mapping (headers, params, cookies, matchdict, environ) as a JSON object.
+
+        Values of sensitive names are ``[REDACTED]``; with ``redact_all`` every value is.
+        """
+        rendered: dict[str, object] = {}
+        for key, value in _items(values):
+            name = str(key)
+            if redact_all or self._is_sensitive_key(name):
+                rendered[name] = REDACTED
+            elif isinstance(value, str | int | float | bool) or value is None:
+                rendered[name] = value
+            else:
+                rendered[name] = _safe_str(value)
+        return self.truncate(json.dumps(rendered, ensure_ascii=False, default=_safe_str))
+
+    def attribute(self, name: str, value: object) -> str | int | float | bool:
+        """A request attribute's value as a tag value."""
+        if isinstance(value, bool | int | float):
+            return value
+        if isinstance(value, str):
+            if name in _URL_ATTRIBUTES:
+                return (
+                    self.url(value)
+                    if "://" in value
+                    else self.truncate(self._query_or_path(value))
+                )
+            if self._is_sensitive_key(name):
+                return REDACTED
+            return self.truncate(value)
+        if isinstance(value, Mapping) or _is_multidict(value):
+            return self.mapping(value, redact_all=name in _COOKIE_ATTRIBUTES)
+        if self._is_sensitive_key(name):
+            return REDACTED
+        return self.truncate(_safe_str(value))
+
+    def _query_or_path(self, value: str) -> str:
+        path, qmark, query = value.partition("?")
+        if qmark:
+            return path + qmark + self.query_string(query)
+        if "=" in value:
+            return self.query_string(value)
+        return value
+
+
+def _is_multidict(value: object) -> bool:
+    return hasattr(value, "items") and hasattr(value, "keys")
+
+
+def _items(values: object) -> list[tuple[object, object]]:
+    items = values.items()  # type: ignore[attr-defined]  # checked by the callers
+    return list(items)
+
+
+def _safe_str(value: object) -> str:
+    try:
+        return str(value)
+    except Exception as exc:
+        return f"<unprintable {type(value).__name__}: {type(exc).__name__}>"
+
+
+def error_log(exc: BaseException, policy: TagPolicy) -> dict[str, object]:
+    """The OpenTracing error log fields for ``exc``, with strings cut to length."""
+    stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return {
+        "event": "error",
+        "error.kind": type(exc).__name__,
+        "error.object": exc,
+        "message": policy.truncate(_safe_str(exc)),
+        "stack": policy.truncate(stack),
+    }
+
+
+def header_tags(prefix: str, names: Collection[str]) -> tuple[tuple[str, str], ...]:
+    """Pair each lowercase header name with its tag name, computed once."""
+    return tuple((name, prefix + name) for name in names)

@@ -1,0 +1,299 @@
+"""``@traced``: a child span around any function, coroutine or generator."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping
+from typing import Any, TypeVar, cast, overload
+
+import opentracing
+from opentracing import Scope, Span
+from typing_extensions import ParamSpec
+
+from ._failures import failures
+from ._tracing import Tracing, _current
+
+__all__ = ["resolve_tracer", "traced"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def resolve_tracer(tracing: Tracing | opentracing.Tracer | None = None) -> opentracing.Tracer:
+    """The tracer to use outside the tween: the current request's, else ``tracing``'s, else global.
+
+    Args:
+        tracing: a :class:`~pyramid_tracing.Tracing` or tracer to use when no request is being
+            served in the current context.
+    """
+    current = _current.get()
+    if current is not None:
+        return current.tracer
+    if isinstance(tracing, Tracing):
+        return tracing.tracer
+    if tracing is not None:
+        return tracing
+    return opentracing.global_tracer()
+
+
+class _SpanFactory:
+    """Starts the spans of one decorated function; every tracer call fails open."""
+
+    __slots__ = ("name", "tags", "tracing")
+
+    def __init__(
+        self,
+        name: str,
+        tags: Mapping[str, object] | None,
+        tracing: Tracing | opentracing.Tracer | None,
+    ) -> None:
+        self.name = name
+        self.tags = dict(tags) if tags else None
+        self.tracing = tracing
+
+    def start_active(self) -> Scope | None:
+        try:
+            tracer = resolve_tracer(self.tracing)
+            return tracer.start_active_span(self.name, tags=self.tags, finish_on_close=True)
+        except Exception as exc:
+            failures.report("starting a @traced span", exc)
+            return None
+
+    def start(self) -> tuple[opentracing.Tracer, Span] | None:
+        try:
+            tracer = resolve_tracer(self.tracing)
+            return tracer, tracer.start_span(self.name, tags=self.tags)
+        except Exception as exc:
+            failures.report("starting a @traced span", exc)
+            return None
+
+
+def _tag_error(span: Span, exc: BaseException) -> None:
+    try:
+        current = _current.get()
+        policy = (current or _default_tracing()).policy
+        span.set_tag("error", True)
+        from ._tags import error_log
+
+        span.log_kv(error_log(exc, policy))
+    except Exception as error:
+        failures.report("tagging a @traced span with its error", error)
+
+
+@functools.cache
+def _default_tracing() -> Tracing:
+    return Tracing()
+
+
+def _close(scope: Scope) -> None:
+    try:
+        scope.close()
+    except Exception as exc:
+        failures.report("finishing a @traced span", exc)
+
+
+def _finish(span: Span) -> None:
+    try:
+        span.finish()
+    except Exception as exc:
+        failures.report("finishing a @traced span", exc)
+
+
+def _activate(tracer: opentracing.Tracer, span: Span) -> Scope | None:
+    try:
+        return tracer.scope_manager.activate(span, False)
+    except Exception as exc:
+        failures.report("activating a @traced span", exc)
+        return None
+
+
+def _wrap(func: Callable[P, R], spans: _SpanFactory) -> Callable[P, R]:
+    # Branch once, at decoration time: the wrappers themselves never inspect.
+    if inspect.isasyncgenfunction(func):
+        wrapper = _wrap_async_generator(func, spans)
+    elif inspect.isgeneratorfunction(func):
+        wrapper = _wrap_generator(func, spans)
+    elif inspect.iscoroutinefunction(func):
+        wrapper = _wrap_coroutine(func, spans)
+    else:
+        wrapper = _wrap_function(func, spans)
+    return cast("Callable[P, R]", wrapper)
+
+
+def _wrap_function(func: Callable[..., Any], spans: _SpanFactory) -> Callable[..., Any]:
+    @functools.wraps(func)
+    def traced_function(*args: Any, **kwargs: Any) -> Any:
+        scope = spans.start_active()
+        if scope is None:
+            return func(*args, **kwargs)
+        try:
+            return func(*args, **kwargs)
+        except BaseException as exc:
+            _tag_error(scope.span, exc)
+            raise
+        finally:
+            _close(scope)
+
+    return traced_function
+
+
+def _wrap_coroutine(func: Callable[..., Any], spans: _SpanFactory) -> Callable[..., Any]:
+    @functools.wraps(func)
+    async def traced_coroutine(*args: Any, **kwargs: Any) -> Any:
+        # The span starts when the coroutine runs, not when it is created.
+        scope = spans.start_active()
+        if scope is None:
+            return await func(*args, **kwargs)
+        try:
+            return await func(*args, **kwargs)
+        except BaseException as exc:
+            _tag_error(scope.span, exc)
+            raise
+        finally:
+            _close(scope)
+
+    return traced_coroutine
+
+
+def _wrap_generator(func: Callable[..., Any], spans: _SpanFactory) -> Callable[..., Any]:
+    @functools.wraps(func)
+    def traced_generator(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
+        started = spans.start()
+        if started is None:
+            return (yield from func(*args, **kwargs))
+        tracer, span = started
+        generator = func(*args, **kwargs)
+        to_send: Any = None
+        to_throw: BaseException | None = None
+        try:
+            while True:
+                # Active only while the generator body runs: between steps the consumer's
+                # own active span must not change.
+                scope = _activate(tracer, span)
+                try:
+                    if to_throw is not None:
+                        thrown, to_throw = to_throw, None
+                        value = generator.throw(thrown)
+                    else:
+                        value = generator.send(to_send)
+                except StopIteration as stop:
+                    return stop.value
+                finally:
+                    if scope is not None:
+                        _close(scope)
+                try:
+                    to_send = yield value
+                except GeneratorExit:
+                    generator.close()
+                    raise
+                except BaseException as exc:
+                    to_throw = exc
+        except GeneratorExit:
+            raise
+        except BaseException as exc:
+            _tag_error(span, exc)
+            raise
+        finally:
+            _finish(span)
+
+    return traced_generator
+
+
+def _wrap_async_generator(func: Callable[..., Any], spans: _SpanFactory) -> Callable[..., Any]:
+    @functools.wraps(func)
+    async def traced_async_generator(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
+        started = spans.start()
+        if started is None:
+            async for item in func(*args, **kwargs):
+                yield item
+            return
+        tracer, span = started
+        generator = func(*args, **kwargs)
+        to_send: Any = None
+        to_throw: BaseException | None = None
+        try:
+            while True:
+                scope = _activate(tracer, span)
+                try:
+                    if to_throw is not None:
+                        thrown, to_throw = to_throw, None
+                        value = await generator.athrow(thrown)
+                    else:
+                        value = await generator.asend(to_send)
+                except StopAsyncIteration:
+                    return
+                finally:
+                    if scope is not None:
+                        _close(scope)
+                try:
+                    to_send = yield value
+                except GeneratorExit:
+                    await generator.aclose()
+                    raise
+                except BaseException as exc:
+                    to_throw = exc
+        except GeneratorExit:
+            raise
+        except BaseException as exc:
+            _tag_error(span, exc)
+            raise
+        finally:
+            _finish(span)
+
+    return traced_async_generator
+
+
+@overload
+def traced(operation_name: Callable[P, R], /) -> Callable[P, R]: ...
+
+
+@overload
+def traced(
+    operation_name: str | None = None,
+    /,
+    *,
+    tags: Mapping[str, object] | None = None,
+    tracing: Tracing | opentracing.Tracer | None = None,
+) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+
+def traced(
+    operation_name: str | Callable[..., Any] | None = None,
+    /,
+    *,
+    tags: Mapping[str, object] | None = None,
+    tracing: Tracing | opentracing.Tracer | None = None,
+) -> Any:
+    """Trace a function with a child span of the active span.
+
+    Use it bare (``@traced``) or with arguments (``@traced("name", tags={...})``). It works
+    on plain functions, ``async def`` coroutines (the span covers the awaited run, not the
+    coroutine's creation), generators and async generators (the span covers the iteration,
+    and is active only while the generator body runs). An exception tags the span with
+    ``error=true`` and the error log fields, and propagates unchanged.
+
+    The wrapped function keeps its signature and metadata (:func:`functools.wraps`).
+
+    Args:
+        operation_name: the span's name; defaults to the function's ``__qualname__``.
+        tags: tags set on every span.
+        tracing: the :class:`~pyramid_tracing.Tracing` or tracer to use when no request is
+            being served in the current context (the request's tracer wins); defaults to the
+            OpenTracing global tracer.
+
+    Returns:
+        The decorated function, or a decorator when called with arguments.
+    """
+    if callable(operation_name):
+        func = operation_name
+        return _wrap(func, _SpanFactory(func.__qualname__, tags, tracing))
+    if operation_name is not None and not isinstance(cast("object", operation_name), str):
+        msg = f"traced() takes an operation name or a function, got {operation_name!r}"
+        raise TypeError(msg)
+    name = operation_name
+
+    def decorator(func: Callable[P, R]) -> Callable[P, R]:
+        return _wrap(func, _SpanFactory(name or func.__qualname__, tags, tracing))
+
+    return decorator

@@ -1,0 +1,449 @@
+"""Tracing: a tracer tied to the settings; server spans for requests; the view decorator."""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import re
+from collections.abc import Callable
+from typing import Any, Final, TypeVar, cast
+
+import attrs
+import opentracing
+from opentracing import Format, Scope, Span
+from opentracing.ext import tags as ext_tags
+from pyramid.httpexceptions import HTTPException
+from pyramid.interfaces import IRequest
+from pyramid.request import Request as PyramidRequest
+from typing_extensions import ParamSpec
+
+from ._failures import failures
+from ._settings import TracingSettings
+from ._tags import TagPolicy, error_log, header_tags
+from .typing import OperationNameFunc, Request, Response, StartSpanHook
+
+__all__ = ["PyramidTracer", "PyramidTracing", "Tracing", "current_tracing"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# Where the request's server scope lives: the request's own __dict__, so that it dies with it.
+SCOPE_ATTR: Final = "_pyramid_tracing_scope"
+
+# The Tracing of the request being served in this context, for @traced and the outbound helpers.
+# A ContextVar (not the request) because those run in code that has no request at hand.
+_current: contextvars.ContextVar[Tracing | None] = contextvars.ContextVar(
+    "pyramid_tracing.current_tracing", default=None
+)
+
+_SERVER_TAGS: Final = {
+    ext_tags.COMPONENT: "pyramid",
+    ext_tags.SPAN_KIND: ext_tags.SPAN_KIND_RPC_SERVER,
+}
+_EXPECTED_EXTRACT_ERRORS: Final = (
+    opentracing.InvalidCarrierException,
+    opentracing.SpanContextCorruptedException,
+    opentracing.UnsupportedFormatException,
+)
+
+
+def current_tracing() -> Tracing | None:
+    """The :class:`Tracing` of the request being served in the current context, or ``None``."""
+    return _current.get()
+
+
+def _name_by_route(request: Request) -> str:
+    route = getattr(request, "matched_route", None)
+    return request.method if route is None else cast("str", route.name)
+
+
+def _name_by_pattern(request: Request) -> str:
+    route = getattr(request, "matched_route", None)
+    return request.method if route is None else cast("str", route.pattern)
+
+
+def _name_by_method_route(request: Request) -> str:
+    route = getattr(request, "matched_route", None)
+    method: str = request.method
+    return method if route is None else f"{method} {route.pattern}"
+
+
+_NAMERS: Final[dict[str, OperationNameFunc]] = {
+    "route_name": _name_by_route,
+    "route_pattern": _name_by_pattern,
+    "method_route": _name_by_method_route,
+}
+
+
+def _path_matcher(patterns: tuple[re.Pattern[str], ...]) -> Callable[[str], object] | None:
+    """One search function for all exclusion regexes (one alternation when flags agree)."""
+    if not patterns:
+        return None
+    flags = {pattern.flags for pattern in patterns}
+    if len(flags) == 1:
+        combined = "|".join(f"(?:{pattern.pattern})" for pattern in patterns)
+        return re.compile(combined, flags.pop()).search
+
+    def search(path: str) -> bool:
+        return any(pattern.search(path) for pattern in patterns)
+
+    return search
+
+
+def find_request(args: tuple[object, ...]) -> Request | None:
+    """Find the request among a view callable's arguments (or on a class-based view's self)."""
+    for arg in reversed(args):
+        if isinstance(arg, PyramidRequest):
+            return arg
+    for arg in reversed(args):
+        if IRequest.providedBy(arg):
+            return arg
+    if args:
+        request = getattr(args[0], "request", None)
+        if request is not None and IRequest.providedBy(request):
+            return request
+    return None
+
+
+class Tracing:
+    """Ties an OpenTracing tracer to the add-on's settings and traces requests with it.
+
+    Args:
+        tracer: the tracer. ``None`` means the tracer of ``settings``, else the OpenTracing
+            global tracer (:func:`opentracing.global_tracer`), looked up at each use so that a
+            tracer installed later is picked up.
+        settings: the parsed settings; defaults apply when omitted.
+        start_span_cb: called as ``start_span_cb(span, request)`` after a server span starts
+            (the ``pyramid_opentracing`` name of ``tracing.start_span_hook``).
+
+    Raises:
+        ValueError: ``start_span_cb`` is not callable.
+    """
+
+    def __init__(
+        self,
+        tracer: opentracing.Tracer | None = None,
+        *,
+        settings: TracingSettings | None = None,
+        start_span_cb: StartSpanHook | None = None,
+    ) -> None:
+        if start_span_cb is not None and not callable(cast("object", start_span_cb)):
+            msg = f"start_span_cb must be callable, got {start_span_cb!r}"
+            raise ValueError(msg)
+        if settings is None:
+            settings = TracingSettings()
+        self._tracer = tracer if tracer is not None else settings.tracer
+        self.settings: TracingSettings = settings
+        self._start_span_hook = start_span_cb or settings.start_span_hook
+        self._finish_span_hook = settings.finish_span_hook
+        # Everything the hot path needs, computed once.
+        self.policy = TagPolicy(
+            sensitive_headers=settings.sensitive_headers,
+            sensitive_query_params=settings.sensitive_query_params,
+            max_tag_length=settings.max_tag_length,
+        )
+        operation_name = settings.operation_name
+        self._name_request: OperationNameFunc = (
+            _NAMERS[operation_name] if isinstance(operation_name, str) else operation_name
+        )
+        self._attributes = settings.traced_attributes
+        self._request_headers = header_tags(
+            "http.request.header.", settings.capture_request_headers
+        )
+        self._response_headers = header_tags(
+            "http.response.header.", settings.capture_response_headers
+        )
+        self._excluded_path = _path_matcher(settings.exclude_paths)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} tracer={self._tracer!r}>"
+
+    @property
+    def tracer(self) -> opentracing.Tracer:
+        """The tracer: the one given, or else the OpenTracing global tracer at this moment."""
+        tracer = self._tracer
+        return opentracing.global_tracer() if tracer is None else tracer
+
+    @property
+    def _start_span_cb(self) -> StartSpanHook | None:
+        # The attribute name pyramid_opentracing 1.0 used.
+        return self._start_span_hook
+
+    def get_span(self, request: Request) -> Span | None:
+        """The server span of ``request``, or ``None`` when it is not traced (or finished)."""
+        scope = request.__dict__.get(SCOPE_ATTR)
+        return None if scope is None else scope.span
+
+    def is_excluded(self, request: Request) -> bool:
+        """Whether ``tracing.exclude_paths`` excludes ``request`` (matched on ``request.path``)."""
+        excluded = self._excluded_path
+        return excluded is not None and excluded(request.path) is not None
+
+    # -- server spans ------------------------------------------------------------------------
+
+    def _parent(self, tracer: opentracing.Tracer, request: Request) -> Any:
+        active = tracer.scope_manager.active
+        if active is not None:
+            # An outer WSGI layer already traces this request: nest under it.
+            return active.span
+        try:
+            return tracer.extract(Format.HTTP_HEADERS, request.headers)
+        except _EXPECTED_EXTRACT_ERRORS:
+            return None
+        except Exception as exc:
+            failures.report("extracting the trace context from the request headers", exc)
+            return None
+
+    def start_server_span(self, request: Request) -> Scope | None:
+        """Start and activate the server span of ``request``; ``None`` if the tracer fails.
+
+        The span's operation name is the HTTP method until :meth:`finish_server_span` renames
+        it, because the route is only known after routing.
+        """
+        try:
+            tracer = self.tracer
+            parent = self._parent(tracer, request)
+            policy = self.policy
+            tags: dict[str, object] = {
+                **_SERVER_TAGS,
+                ext_tags.HTTP_METHOD: request.method,
+                ext_tags.HTTP_URL: policy.url(request.url),
+            }
+            if self._request_headers:
+                headers = request.headers
+                for name, tag in self._request_headers:
+                    value = headers.get(name)
+                    if value is not None:
+                        tags[tag] = policy.header(name, value)
+            scope = self._start_active(tracer, request.method, parent, tags)
+        except Exception as exc:
+            failures.report("starting the server span", exc)
+            return None
+        request.__dict__[SCOPE_ATTR] = scope
+        hook = self._start_span_hook
+        if hook is not None:
+            try:
+                hook(scope.span, request)
+            except Exception as exc:
+                failures.report("the start_span_hook", exc)
+        return scope
+
+    @staticmethod
+    def _start_active(
+        tracer: opentracing.Tracer, name: str, parent: Any, tags: dict[str, object]
+    ) -> Scope:
+        try:
+            return tracer.start_active_span(
+                name, child_of=parent, tags=tags, finish_on_close=True, ignore_active_span=True
+            )
+        except Exception as exc:
+            if parent is None:
+                raise
+            # A context the tracer extracted but cannot use: start a new root instead.
+            failures.report("starting the server span under the extracted context", exc)
+            return tracer.start_active_span(
+                name, tags=tags, finish_on_close=True, ignore_active_span=True
+            )
+
+    def finish_server_span(
+        self,
+        scope: Scope,
+        request: Request,
+        response: Response | None,
+        exception: BaseException | None,
+        attributes: tuple[str, ...] = (),
+    ) -> None:
+        """Name, tag and finish the server span of ``request``; never raises."""
+        request.__dict__.pop(SCOPE_ATTR, None)
+        span = scope.span
+        try:
+            self._tag_result(span, request, response, exception)
+            self.tag_attributes(span, request, self._attributes + attributes)
+        except Exception as exc:
+            failures.report("tagging the server span", exc)
+        hook = self._finish_span_hook
+        if hook is not None:
+            try:
+                hook(span, request, response, exception)
+            except Exception as exc:
+                failures.report("the finish_span_hook", exc)
+        try:
+            scope.close()
+        except Exception as exc:
+            failures.report("finishing the server span", exc)
+
+    def _tag_result(
+        self,
+        span: Span,
+        request: Request,
+        response: Response | None,
+        exception: BaseException | None,
+    ) -> None:
+        try:
+            name = self._name_request(request)
+        except Exception as exc:
+            failures.report("the operation_name callable", exc)
+            name = request.method
+        span.set_operation_name(name)
+        route = getattr(request, "matched_route", None)
+        if route is not None:
+            span.set_tag("pyramid.route", route.name)
+            span.set_tag("http.route", route.pattern)
+        if exception is not None:
+            if isinstance(exception, HTTPException):
+                status = exception.code
+                span.set_tag(ext_tags.HTTP_STATUS_CODE, status)
+                if status < 500:
+                    return
+            self.tag_error(span, exception)
+            return
+        if response is None:
+            return
+        status = response.status_code
+        span.set_tag(ext_tags.HTTP_STATUS_CODE, status)
+        if status >= 500:
+            handled = getattr(request, "exception", None)
+            if isinstance(handled, BaseException):
+                self.tag_error(span, handled)
+            else:
+                span.set_tag(ext_tags.ERROR, True)
+        if self._response_headers:
+            headers = response.headers
+            policy = self.policy
+            for name, tag in self._response_headers:
+                value = headers.get(name)
+                if value is not None:
+                    span.set_tag(tag, policy.header(name, value))
+
+    def tag_error(self, span: Span, exception: BaseException) -> None:
+        """Mark ``span`` as failed and log ``exception`` with the OpenTracing error fields."""
+        span.set_tag(ext_tags.ERROR, True)
+        span.log_kv(error_log(exception, self.policy))
+
+    def tag_attributes(self, span: Span, request: Request, attributes: tuple[str, ...]) -> None:
+        """Set each request attribute in ``attributes`` as a tag named after it.
+
+        An attribute that is missing, ``None``, empty, or whose property raises is skipped.
+        """
+        policy = self.policy
+        for name in attributes:
+            try:
+                value = getattr(request, name)
+            except Exception:
+                continue
+            if value is None or value == "":
+                continue
+            try:
+                span.set_tag(name, policy.attribute(name, value))
+            except Exception as exc:
+                failures.report(f"recording the request attribute {name!r}", exc)
+
+    # -- the view decorator ------------------------------------------------------------------
+
+    def trace(self, *attributes: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+        """Decorate a view callable to trace it, recording ``attributes`` as tags.
+
+        Put it after (below) ``@view_config``. It works for views taking ``(request)`` or
+        ``(context, request)`` and for methods of class-based views (``self.request``).
+
+        When the tween already traces the request, the decorator only adds its attribute
+        tags to the request's span: one request never gets two server spans. Otherwise it
+        creates the server span exactly as the tween would.
+
+        Args:
+            attributes: names of request attributes to record, such as ``"headers"``.
+
+        Returns:
+            The decorator.
+        """
+        for attribute in attributes:
+            if not isinstance(cast("object", attribute), str):
+                msg = f"Tracing.trace() takes request attribute names, got {attribute!r}"
+                raise TypeError(msg)
+        names = tuple(attributes)
+
+        def decorator(view: Callable[P, R]) -> Callable[P, R]:
+            @functools.wraps(view)
+            def traced_view(*args: P.args, **kwargs: P.kwargs) -> R:
+                request = find_request(args)
+                if request is None:
+                    return view(*args, **kwargs)
+                existing = request.__dict__.get(SCOPE_ATTR)
+                if existing is not None:
+                    try:
+                        self.tag_attributes(existing.span, request, names)
+                    except Exception as exc:
+                        failures.report("tagging the server span", exc)
+                    return view(*args, **kwargs)
+                return self._run_traced(request, names, view, args, kwargs)
+
+            return traced_view
+
+        return decorator
+
+    def _run_traced(
+        self,
+        request: Request,
+        attributes: tuple[str, ...],
+        view: Callable[..., R],
+        args: tuple[object, ...],
+        kwargs: dict[str, Any],
+    ) -> R:
+        """Call ``view`` inside the server span of ``request`` (the tween and decorator path)."""
+        scope = self.start_server_span(request)
+        if scope is None:
+            return view(*args, **kwargs)
+        token = _current.set(self)
+        try:
+            result = view(*args, **kwargs)
+        except BaseException as exc:
+            self.finish_server_span(scope, request, None, exc, attributes)
+            raise
+        finally:
+            _current.reset(token)
+        # A view with a renderer returns a dict: its status is then on request.response.
+        response = result if hasattr(result, "status_code") else request.response
+        self.finish_server_span(scope, request, response, None, attributes)
+        return result
+
+
+class PyramidTracing(Tracing):
+    """The ``pyramid_opentracing`` 1.0 class, kept so that old code runs unchanged.
+
+    ``PyramidTracing(tracer, start_span_cb)`` is ``Tracing(tracer, start_span_cb=...)``.
+    """
+
+    def __init__(
+        self,
+        tracer: opentracing.Tracer | None = None,
+        start_span_cb: StartSpanHook | None = None,
+        *,
+        settings: TracingSettings | None = None,
+    ) -> None:
+        super().__init__(tracer, settings=settings, start_span_cb=start_span_cb)
+
+
+class PyramidTracer(Tracing):
+    """The ``pyramid_opentracing`` 0.x class (a deprecated alias in 1.0), kept for old code.
+
+    Accepts both old signatures: ``PyramidTracer(tracer, trace_all, operation_name_func)``
+    (0.x) and ``PyramidTracer(tracer, start_span_cb)`` (1.0). ``trace_all`` is accepted and
+    ignored: the decorator never creates a second span for a request the tween traces.
+    """
+
+    def __init__(
+        self,
+        tracer: opentracing.Tracer | None = None,
+        trace_all: bool | StartSpanHook | None = None,
+        operation_name_func: OperationNameFunc | None = None,
+        *,
+        start_span_cb: StartSpanHook | None = None,
+        settings: TracingSettings | None = None,
+    ) -> None:
+        if callable(trace_all) and start_span_cb is None:
+            # 1.0's PyramidTracer was PyramidTracing: the second argument was the callback.
+            start_span_cb = trace_all
+        if operation_name_func is not None:
+            base = settings if settings is not None else TracingSettings()
+            settings = attrs.evolve(base, operation_name=operation_name_func)
+        super().__init__(tracer, settings=settings, start_span_cb=start_span_cb)
