@@ -21,6 +21,8 @@ __all__ = ["REDACTED", "TRUNCATED", "TagPolicy", "error_log"]
 REDACTED: Final = "[REDACTED]"
 #: The marker that ends a value cut to ``max_tag_length``.
 TRUNCATED: Final = "...[truncated]"
+#: The marker that starts a stack cut to ``max_tag_length`` (its start is dropped).
+TRUNCATED_HEAD: Final = "[truncated]..."
 
 # Request attributes that hold one cookie value per key: all of them come from the Cookie header.
 _COOKIE_ATTRIBUTES: Final = frozenset({"cookies"})
@@ -28,6 +30,10 @@ _COOKIE_ATTRIBUTES: Final = frozenset({"cookies"})
 _URL_ATTRIBUTES: Final = frozenset(
     {"url", "path_qs", "query_string", "relative_url", "current_route_url"}
 )
+# WSGI environ keys (lowercased) that hold a URL or query string: redacted like http.url.
+_URL_ENVIRON_KEYS: Final = frozenset({"query_string", "request_uri", "raw_uri"})
+# WebOb caches the parsed query, form and cookies in the environ: values the policy cannot vet.
+_PARSED_CACHE_PREFIX: Final = "webob._parsed_"
 
 
 @attrs.frozen
@@ -44,6 +50,13 @@ class TagPolicy:
         if len(value) <= limit:
             return value
         return value[: limit - len(TRUNCATED)] + TRUNCATED
+
+    def truncate_head(self, value: str) -> str:
+        """Cut ``value`` to ``max_tag_length`` keeping its end (for stacks: the raising frame)."""
+        limit = self.max_tag_length
+        if len(value) <= limit:
+            return value
+        return TRUNCATED_HEAD + value[len(value) - limit + len(TRUNCATED_HEAD) :]
 
     def url(self, url: str) -> str:
         """``url`` without user:password and with sensitive query parameter values redacted."""
@@ -101,8 +114,10 @@ class TagPolicy:
         rendered: dict[str, object] = {}
         for key, value in _items(values):
             name = str(key)
-            if redact_all or self._is_sensitive_key(name):
+            if redact_all or self._is_sensitive_key(name) or name.startswith(_PARSED_CACHE_PREFIX):
                 rendered[name] = REDACTED
+            elif isinstance(value, str) and (name.lower() in _URL_ENVIRON_KEYS or "://" in value):
+                rendered[name] = self._url_like(value)
             elif isinstance(value, str | int | float | bool) or value is None:
                 rendered[name] = value
             else:
@@ -115,19 +130,21 @@ class TagPolicy:
             return value
         if isinstance(value, str):
             if name in _URL_ATTRIBUTES:
-                return (
-                    self.url(value)
-                    if "://" in value
-                    else self.truncate(self._query_or_path(value))
-                )
+                return self.truncate(self._url_like(value))
             if self._is_sensitive_key(name):
                 return REDACTED
+            if "://" in value:
+                # Any URL (referer, a custom attribute) may carry user:password or a token.
+                return self.url(value)
             return self.truncate(value)
         if isinstance(value, Mapping) or _is_multidict(value):
             return self.mapping(value, redact_all=name in _COOKIE_ATTRIBUTES)
         if self._is_sensitive_key(name):
             return REDACTED
         return self.truncate(_safe_str(value))
+
+    def _url_like(self, value: str) -> str:
+        return self.url(value) if "://" in value else self._query_or_path(value)
 
     def _query_or_path(self, value: str) -> str:
         path, qmark, query = value.partition("?")
@@ -162,7 +179,7 @@ def error_log(exc: BaseException, policy: TagPolicy) -> dict[str, object]:
         "error.kind": type(exc).__name__,
         "error.object": exc,
         "message": policy.truncate(_safe_str(exc)),
-        "stack": policy.truncate(stack),
+        "stack": policy.truncate_head(stack),
     }
 
 
