@@ -33,7 +33,7 @@ def make(settings: dict[str, Any]) -> TestApp:
 def test_setup_1_tween_via_add_settings(tracer: MockTracer):
     """README setup 1: ot.* settings added in Python with a ready PyramidTracing."""
     tracing = PyramidTracing(tracer)
-    with pytest.warns(DeprecationWarning) as caught:
+    with pytest.warns(DeprecationWarning, match="is deprecated") as caught:
         app = make(
             {
                 "ot.trace_all": True,
@@ -107,7 +107,7 @@ def test_setup_2_ini_with_ot_keys(tmp_path: Any):
 
     tracer = MockTracer(scope_manager=ScopeManager())
     migration_helpers.TRACER = tracer
-    with pytest.warns(DeprecationWarning):
+    with pytest.warns(DeprecationWarning, match="'ot.tracing_callable' is deprecated"):
         app = TestApp(get_app(str(ini), "myapp"))
     app.get("/hello")
     (span,) = tracer.finished_spans()

@@ -147,7 +147,7 @@ def test_http_4xx_is_not_an_error(tracer: MockTracer, make_app: AppFactory):
 
 def test_raised_http_exception_without_exception_view(tracer: MockTracer):
     """An HTTPException that escapes the app is tagged with its code; a 5xx one is an error."""
-    from pyramid.httpexceptions import HTTPBadGateway, HTTPConflict
+    from pyramid.httpexceptions import HTTPBadGateway, HTTPConflict, HTTPException
 
     def conflict(request: Any) -> Response:
         raise HTTPConflict()
@@ -167,7 +167,7 @@ def test_raised_http_exception_without_exception_view(tracer: MockTracer):
     for path, expected in (("/conflict", 409), ("/gateway", 502)):
         request = Request.blank(path)
         request.registry = registry
-        with pytest.raises(Exception) as raised:
+        with pytest.raises(HTTPException) as raised:
             tween(request)
         assert raised.value.code == expected
     conflict_span, gateway_span = tracer.finished_spans()
