@@ -4,7 +4,9 @@
 the settings; :func:`traced` traces any function; ``request.tracing`` gives the active span.
 """
 
+from ._clients import traced_httpx_async_client, traced_httpx_client, traced_requests_session
 from ._config import get_tracing, includeme
+from ._context import ContextExecutor, context_propagating
 from ._request import RequestTracing
 from ._scope import ScopeManager
 from ._settings import TracingSettings
@@ -13,16 +15,21 @@ from ._tracing import PyramidTracer, PyramidTracing, Tracing, current_tracing
 from ._tween import opentracing_tween_factory, tracing_tween_factory
 
 __all__ = [
+    "ContextExecutor",
     "PyramidTracer",
     "PyramidTracing",
     "RequestTracing",
     "ScopeManager",
     "Tracing",
     "TracingSettings",
+    "context_propagating",
     "current_tracing",
     "get_tracing",
     "includeme",
     "opentracing_tween_factory",
     "traced",
+    "traced_httpx_async_client",
+    "traced_httpx_client",
+    "traced_requests_session",
     "tracing_tween_factory",
 ]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
-from typing import TypeVar, cast
+import weakref
+from collections.abc import Callable, Mapping, MutableMapping
+from typing import TYPE_CHECKING, TypeVar, cast
 
 import opentracing
 from opentracing import Format, Scope, Span
@@ -13,22 +14,33 @@ from ._failures import failures
 from ._tracing import Tracing
 from .typing import Request
 
+if TYPE_CHECKING:
+    import requests
+
 __all__ = ["RequestTracing"]
 
 H = TypeVar("H", bound=MutableMapping[str, str])
+
+# OpenTracing's base Tracer does nothing: its scopes are what a failed start returns.
+_NOOP_TRACER = opentracing.Tracer()
 
 
 class RequestTracing:
     """What ``request.tracing`` returns: the active span, the request's span, the tracer.
 
-    It is created once per request (a reified request property) and reads the tracer through
+    It is created once per request (see :class:`_PerRequest`) and reads the tracer through
     the application's :class:`~pyramid_tracing.Tracing`.
     """
 
     __slots__ = ("_request", "tracing")
 
     def __init__(self, request: Request) -> None:
-        self._request = request
+        # A weak reference: request.tracing -> self -> request would be a cycle, and requests
+        # are otherwise freed by reference counting as soon as they are served.
+        try:
+            self._request: Callable[[], Request | None] = weakref.ref(request)
+        except TypeError:  # a request class without __weakref__
+            self._request = lambda: request
         #: The application's :class:`~pyramid_tracing.Tracing`.
         self.tracing: Tracing = get_tracing(request)
 
@@ -46,7 +58,19 @@ class RequestTracing:
     @property
     def span(self) -> Span | None:
         """This request's server span; ``None`` when the request is not traced."""
-        return self.tracing.get_span(self._request)
+        request = self._request()
+        return None if request is None else self.tracing.get_span(request)
+
+    @property
+    def session(self) -> requests.Session:
+        """A traced :class:`requests.Session` bound to the application's tracer.
+
+        Made once per application (not per request) and shared by its requests, so it keeps
+        no cookies between calls. Needs the ``requests`` extra.
+        """
+        from .requests import _app_session
+
+        return _app_session(self.tracing)
 
     def start_active_span(
         self,
@@ -65,11 +89,16 @@ class RequestTracing:
             finish_on_close: whether closing the scope finishes the span.
 
         Returns:
-            The scope of the new span.
+            The scope of the new span; a no-op scope when the tracer fails to start it.
         """
-        return self.tracing.tracer.start_active_span(
-            operation_name, tags=dict(tags) if tags else None, finish_on_close=finish_on_close
-        )
+        try:
+            return self.tracing.tracer.start_active_span(
+                operation_name, tags=dict(tags) if tags else None, finish_on_close=finish_on_close
+            )
+        except Exception as exc:
+            failures.report("starting a span with request.tracing.start_active_span", exc)
+            # Fail open: the view's `with` block runs, without a span.
+            return _NOOP_TRACER.start_active_span(operation_name)
 
     def inject(self, headers: H) -> H:
         """Write the active span's context into ``headers`` (HTTP headers) and return them.
@@ -86,3 +115,18 @@ class RequestTracing:
             except Exception as exc:
                 failures.report("injecting the trace context into headers", exc)
         return headers
+
+
+class _PerRequest:
+    """``request.tracing`` as a request *method* extension rather than a reified property.
+
+    Pyramid applies a request property by creating a new class for every request (a
+    ``type()`` call that costs tens of microseconds, more than a tracer's whole span), while
+    it binds a method extension with ``__get__`` and a plain ``setattr``. Binding this object
+    gives the request's :class:`RequestTracing`, created once per request as before.
+    """
+
+    __slots__ = ()
+
+    def __get__(self, request: Request, owner: object = None) -> RequestTracing:
+        return RequestTracing(request)

@@ -1,0 +1,163 @@
+"""Client spans for outbound HTTP requests: the one core of the requests and httpx helpers.
+
+The integrations only translate their own request and response objects; starting the span,
+tagging it, injecting the trace context and failing open all happen here, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+from urllib.parse import urlsplit
+
+import opentracing
+from opentracing import Format, Span
+from opentracing.ext import tags as ext_tags
+
+from ._failures import failures
+from ._traced import _default_tracing, resolve_tracer
+from ._tracing import Tracing, current_tracing
+
+__all__ = ["ClientSpan", "Outbound", "check_tracing"]
+
+_DEFAULT_PORTS: Final = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+
+def check_tracing(
+    function: str, tracing: object, tags: object
+) -> tuple[Tracing | opentracing.Tracer | None, dict[str, object]]:
+    """Validate the ``tracing`` and ``tags`` arguments of an outbound helper.
+
+    Raises:
+        TypeError: ``tracing`` is not a Tracing, a tracer or None, or ``tags`` is not a mapping.
+    """
+    if tracing is not None and not isinstance(tracing, Tracing | opentracing.Tracer):
+        msg = (
+            f"{function}() takes a pyramid_tracing.Tracing, an opentracing.Tracer or None "
+            f"as tracing, got {tracing!r}"
+        )
+        raise TypeError(msg)
+    if tags is not None and not isinstance(tags, Mapping):
+        msg = f"{function}() takes a mapping of tag names to values as tags, got {tags!r}"
+        raise TypeError(msg)
+    return tracing, {str(key): value for key, value in (tags or {}).items()}
+
+
+class Outbound:
+    """Starts the client spans of one traced session or client; made once, used per request.
+
+    Args:
+        tracing: the Tracing or tracer used when no request is being served in the current
+            context (the request's tracer wins, as for ``@traced``); ``None`` means the
+            OpenTracing global tracer.
+        component: the ``component`` tag (``requests``, ``httpx``).
+        tags: extra tags set on every span.
+    """
+
+    __slots__ = ("_base_tags", "_tracing")
+
+    def __init__(
+        self,
+        tracing: Tracing | opentracing.Tracer | None,
+        component: str,
+        tags: Mapping[str, object],
+    ) -> None:
+        self._tracing = tracing
+        # Built once: every span starts from a copy of these.
+        self._base_tags: dict[str, object] = {
+            ext_tags.SPAN_KIND: ext_tags.SPAN_KIND_RPC_CLIENT,
+            ext_tags.COMPONENT: component,
+            **tags,
+        }
+
+    def _tracing_for_policy(self) -> Tracing:
+        current = current_tracing()
+        if current is not None:
+            return current
+        if isinstance(self._tracing, Tracing):
+            return self._tracing
+        return _default_tracing()
+
+    def start(self, method: str, url: str) -> ClientSpan | None:
+        """Start the client span of one request actually sent, child of the active span.
+
+        Returns:
+            The started span with the trace headers to send, or ``None`` if the tracer failed
+            (the request is then sent untraced).
+        """
+        try:
+            tracing = self._tracing_for_policy()
+            tracer = resolve_tracer(self._tracing)
+            method = method.upper()
+            tags = dict(self._base_tags)
+            tags[ext_tags.HTTP_METHOD] = method
+            tags[ext_tags.HTTP_URL] = tracing.policy.url(url)
+            _peer_tags(tags, url)
+            span = tracer.start_span(f"HTTP {method}", tags=tags)
+        except Exception as exc:
+            failures.report("starting an outbound HTTP client span", exc)
+            return None
+        headers: dict[str, str] = {}
+        try:
+            tracer.inject(span.context, Format.HTTP_HEADERS, headers)
+        except Exception as exc:
+            failures.report("injecting the trace context into outbound headers", exc)
+            # A half-written carrier could send a broken context: send none instead.
+            headers = {}
+        else:
+            # Tracers may write non-string values; HTTP clients reject those as header values.
+            headers = {str(name): str(value) for name, value in headers.items()}
+        return ClientSpan(span, tracing, headers)
+
+
+def _peer_tags(tags: dict[str, object], url: str) -> None:
+    parts = urlsplit(url)
+    if parts.hostname:
+        tags[ext_tags.PEER_HOSTNAME] = parts.hostname
+    try:
+        port = parts.port
+    except ValueError:
+        # An invalid port: the HTTP client reports it; the span just goes without peer.port.
+        return
+    if port is None:
+        port = _DEFAULT_PORTS.get(parts.scheme.lower())
+    if port is not None:
+        tags[ext_tags.PEER_PORT] = port
+
+
+class ClientSpan:
+    """The span of one outbound request and the trace headers to send with it."""
+
+    __slots__ = ("_tracing", "headers", "span")
+
+    def __init__(self, span: Span, tracing: Tracing, headers: dict[str, str]) -> None:
+        #: The client span (started, not active).
+        self.span = span
+        #: The headers the tracer injected; the integration adds them to a copy of its own.
+        self.headers = headers
+        self._tracing = tracing
+
+    def finish(self, status_code: int) -> None:
+        """Tag the response status (``error=true`` for a 5xx) and finish the span."""
+        span = self.span
+        try:
+            span.set_tag(ext_tags.HTTP_STATUS_CODE, status_code)
+            if status_code >= 500:
+                span.set_tag(ext_tags.ERROR, True)
+        except Exception as exc:
+            failures.report("tagging an outbound HTTP client span", exc)
+        self._finish()
+
+    def fail(self, exception: BaseException) -> None:
+        """Tag ``exception`` (``error=true`` and the error log fields) and finish the span."""
+        try:
+            self._tracing.tag_error(self.span, exception)
+        except Exception as exc:
+            failures.report("tagging an outbound HTTP client span with its error", exc)
+        self._finish()
+
+    def _finish(self) -> None:
+        try:
+            self.span.finish()
+        except Exception as exc:
+            failures.report("finishing an outbound HTTP client span", exc)
