@@ -49,14 +49,18 @@ class ScopeManager(opentracing.ScopeManager):
             The scope; closing it restores the scope that was active before.
         """
         var = self._var
-        scope = _Scope(self, span, finish_on_close, var.get())
+        scope = _Scope(self, span, finish_on_close, _nearest_open(var.get()))
         var.set(scope)
         return scope
 
     @property
     def active(self) -> _Scope | None:
         """The active scope of the current context, or ``None``."""
-        return self._var.get()
+        scope = self._var.get()
+        if scope is None or not scope.closed:
+            return scope
+        # Closed from another context, so still in this context's var: skip to an open one.
+        return _nearest_open(scope.parent)
 
     def _deactivate(self, scope: _Scope) -> None:
         var = self._var

@@ -64,8 +64,9 @@ DEFAULT_SENSITIVE_QUERY_PARAMS: Final = frozenset(
 #: The named strategies accepted by ``tracing.operation_name``.
 OPERATION_NAME_CHOICES: Final = ("route_name", "route_pattern", "method_route")
 
-_TRUE: Final = frozenset({"true", "yes", "on", "1", "t", "y"})
-_FALSE: Final = frozenset({"false", "no", "off", "0", "f", "n"})
+# Exactly the documented spellings: a typo such as "ture" must fail, not mean False.
+_TRUE: Final = frozenset({"true", "yes", "on", "1"})
+_FALSE: Final = frozenset({"false", "no", "off", "0"})
 
 _resolver = DottedNameResolver()
 
@@ -164,8 +165,14 @@ def _resolve(key: str, value: object) -> object:
         raise ConfigurationError(msg) from exc
 
 
+def _is_unset(value: object) -> bool:
+    # A blank INI line (``tracing.start_span_hook =``) means "not set", as it did in
+    # pyramid_opentracing; it must not reach the resolver, which fails on "" with IndexError.
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 def _as_callable(key: str, value: object) -> Callable[..., Any] | None:
-    if value is None:
+    if _is_unset(value):
         return None
     resolved = _resolve(key, value)
     if not callable(resolved):
@@ -187,7 +194,7 @@ def is_tracer(value: object) -> bool:
 def _make_tracer(
     key: str, value: object, kwargs: Mapping[str, object]
 ) -> opentracing.Tracer | None:
-    if value is None:
+    if _is_unset(value):
         return None
     resolved = _resolve(key, value)
     if is_tracer(resolved):
@@ -210,7 +217,9 @@ def _make_tracer(
 def _as_operation_name(key: str, value: object) -> str | OperationNameFunc:
     if isinstance(value, str) and value.strip() in OPERATION_NAME_CHOICES:
         return value.strip()
-    if isinstance(value, str) and ("." not in value and ":" not in value):
+    if (isinstance(value, str) and "." not in value and ":" not in value) or not (
+        isinstance(value, str) or callable(value)
+    ):
         choices = ", ".join(OPERATION_NAME_CHOICES)
         raise _fail(key, value, f"Expected one of {choices} or the dotted name of a callable.")
     func = _as_callable(key, value)
@@ -358,9 +367,15 @@ def _tracer_from_settings(settings: Mapping[str, object]) -> opentracing.Tracer 
         if not isinstance(params, Mapping):
             raise _fail("ot.tracer_parameters", params, "Expected a mapping of keyword arguments.")
         return _make_tracer("ot.tracer_callable", settings["ot.tracer_callable"], params)
-    old = settings.get("ot.tracer")
-    if old is not None and is_tracer(old):
-        return cast("opentracing.Tracer", old)
+    for key in ("ot.tracer", "ot.tracing"):
+        old = settings.get(key)
+        if old is None or is_tracing(old):
+            continue  # A Tracing under these keys is handled by includeme.
+        if is_tracer(old):
+            return cast("opentracing.Tracer", old)
+        # Silently falling back to the global tracer would hide a misconfiguration.
+        allowed = "Expected an OpenTracing tracer or a pyramid_tracing.Tracing."
+        raise _fail(key, old, allowed)
     return None
 
 
@@ -371,9 +386,13 @@ def _check_unknown_keys(settings: Mapping[str, object]) -> None:
     for key in settings:
         if not key.startswith(PREFIX) or key in _KNOWN_KEYS or key in OTEL_KEYS:
             continue
-        candidates = OTEL_KEYS if key.startswith(OTEL_PREFIX) else _KNOWN_KEYS
-        close = difflib.get_close_matches(key, sorted(candidates), n=1, cutoff=0.6)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        prefix, candidates = (
+            (OTEL_PREFIX, OTEL_KEYS) if key.startswith(OTEL_PREFIX) else (PREFIX, _KNOWN_KEYS)
+        )
+        # Compare without the shared prefix: it would make every key look close to any other.
+        suffixes = sorted(candidate[len(prefix) :] for candidate in candidates)
+        close = difflib.get_close_matches(key[len(prefix) :], suffixes, n=1, cutoff=0.6)
+        hint = f" Did you mean {prefix + close[0]!r}?" if close else ""
         known = ", ".join(sorted(candidates))
         msg = f"Unknown setting {key!r} (value {settings[key]!r}).{hint} Known settings: {known}."
         raise ConfigurationError(msg)

@@ -8,6 +8,7 @@ long a value may be are decided once.
 from __future__ import annotations
 
 import json
+import re
 import traceback
 from collections.abc import Collection, Mapping
 from typing import Final
@@ -30,6 +31,10 @@ _COOKIE_ATTRIBUTES: Final = frozenset({"cookies"})
 _URL_ATTRIBUTES: Final = frozenset(
     {"url", "path_qs", "query_string", "relative_url", "current_route_url"}
 )
+# RFC 3986 scheme: what may come before "://" in an absolute URL.
+_SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*")
+# Header names (lowercase) whose values are URLs, possibly relative: redacted like http.url.
+_URL_HEADERS: Final = frozenset({"location", "content-location", "referer"})
 # WSGI environ keys (lowercased) that hold a URL or query string: redacted like http.url.
 _URL_ENVIRON_KEYS: Final = frozenset({"query_string", "request_uri", "raw_uri"})
 # WebOb caches the parsed query, form and cookies in the environ: values the policy cannot vet.
@@ -60,11 +65,20 @@ class TagPolicy:
 
     def url(self, url: str) -> str:
         """``url`` without user:password and with sensitive query parameter values redacted."""
-        if "@" not in url and "?" not in url:
-            return self.truncate(url)
+        if "@" not in url:
+            query_start = url.find("?") + 1
+            if not query_start:
+                return self.truncate(url)
+            # No credentials to strip, and the first "?" starts the query whichever way the
+            # full parse below splits the scheme: only the query needs redacting.
+            query, hashmark, fragment = url[query_start:].partition("#")
+            return self.truncate(
+                url[:query_start] + self.query_string(query) + hashmark + fragment
+            )
         scheme, sep, rest = url.partition("://")
-        if not sep:
-            scheme, rest = "", url
+        if not sep or not _SCHEME.fullmatch(scheme):
+            # No scheme: a "://" further on is in the query (next=http://...), not a separator.
+            scheme, sep, rest = "", "", url
         else:
             scheme += sep
         authority_end = len(rest)
@@ -87,15 +101,24 @@ class TagPolicy:
         parts = query.split("&")
         for index, part in enumerate(parts):
             name, eq, _ = part.partition("=")
-            if eq and unquote_plus(name).strip().lower() in sensitive:
+            if not eq:
+                continue
+            # unquote_plus only when it can change the name (it is the costly part).
+            plain = unquote_plus(name) if "%" in name or "+" in name else name
+            if plain.strip().lower() in sensitive:
                 parts[index] = name + "=" + REDACTED
         return "&".join(parts)
 
     def header(self, name: str, value: object) -> str:
-        """A header value as a tag: ``[REDACTED]`` for sensitive names, else cut to length."""
-        if name.lower() in self.sensitive_headers:
+        """A header value as a tag: ``[REDACTED]`` for sensitive names, URLs redacted, cut."""
+        lowered = name.lower()
+        if lowered in self.sensitive_headers:
             return REDACTED
-        return self.truncate(str(value))
+        text = _safe_str(value)
+        if "://" in text or lowered in _URL_HEADERS:
+            # Referer and Location carry URLs: an OAuth redirect's code=, a signed link.
+            return self.truncate(self._url_like(text))
+        return self.truncate(text)
 
     def _is_sensitive_key(self, key: str) -> bool:
         lowered = key.lower()
@@ -113,7 +136,7 @@ class TagPolicy:
         """
         rendered: dict[str, object] = {}
         for key, value in _items(values):
-            name = str(key)
+            name = key if isinstance(key, str) else _safe_str(key)
             if redact_all or self._is_sensitive_key(name) or name.startswith(_PARSED_CACHE_PREFIX):
                 rendered[name] = REDACTED
             elif isinstance(value, str) and (name.lower() in _URL_ENVIRON_KEYS or "://" in value):

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
-from collections.abc import AsyncGenerator, Callable, Generator, Mapping
-from typing import Any, TypeVar, cast, overload
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping
+from typing import Any, Final, TypeVar, cast, overload
 
 import opentracing
 from opentracing import Scope, Span
+from opentracing.scope_managers.contextvars import ContextVarsScopeManager
 from typing_extensions import ParamSpec
 
 from ._failures import failures
+from ._scope import ScopeManager
 from ._tracing import Tracing, _current
 
 __all__ = ["resolve_tracer", "traced"]
@@ -52,10 +55,16 @@ class _SpanFactory:
         self.tags = dict(tags) if tags else None
         self.tracing = tracing
 
+    def _tags(self) -> dict[str, object] | None:
+        # A copy per span: tracers may keep the dict as the span's own tags (MockTracer does),
+        # and one call's set_tag("error", True) must not reach the next call's span.
+        tags = self.tags
+        return None if tags is None else dict(tags)
+
     def start_active(self) -> Scope | None:
         try:
             tracer = resolve_tracer(self.tracing)
-            return tracer.start_active_span(self.name, tags=self.tags, finish_on_close=True)
+            return tracer.start_active_span(self.name, tags=self._tags(), finish_on_close=True)
         except Exception as exc:
             failures.report("starting a @traced span", exc)
             return None
@@ -63,15 +72,18 @@ class _SpanFactory:
     def start(self) -> tuple[opentracing.Tracer, Span] | None:
         try:
             tracer = resolve_tracer(self.tracing)
-            return tracer, tracer.start_span(self.name, tags=self.tags)
+            return tracer, tracer.start_span(self.name, tags=self._tags())
         except Exception as exc:
             failures.report("starting a @traced span", exc)
             return None
 
 
-def _tag_error(span: Span, exc: BaseException) -> None:
+def _tag_error(span: Span, exc: BaseException, spans: _SpanFactory) -> None:
     try:
+        # The policy of the Tracing whose tracer made the span (see resolve_tracer).
         current = _current.get()
+        if current is None and isinstance(spans.tracing, Tracing):
+            current = spans.tracing
         policy = (current or _default_tracing()).policy
         span.set_tag("error", True)
         from ._tags import error_log
@@ -130,7 +142,7 @@ def _wrap_function(func: Callable[..., Any], spans: _SpanFactory) -> Callable[..
         try:
             return func(*args, **kwargs)
         except BaseException as exc:
-            _tag_error(scope.span, exc)
+            _tag_error(scope.span, exc, spans)
             raise
         finally:
             _close(scope)
@@ -148,12 +160,93 @@ def _wrap_coroutine(func: Callable[..., Any], spans: _SpanFactory) -> Callable[.
         try:
             return await func(*args, **kwargs)
         except BaseException as exc:
-            _tag_error(scope.span, exc)
+            _tag_error(scope.span, exc, spans)
             raise
         finally:
             _close(scope)
 
     return traced_coroutine
+
+
+# Scope managers that keep the active span in a ContextVar: a generator's body can run in a
+# context of its own with them, so that scopes it holds across a yield never leak out.
+_CONTEXT_SCOPE_MANAGERS: Final = (ScopeManager, ContextVarsScopeManager)
+
+
+class _Body:
+    """Where a generator's body runs: its own copy of the context, its span active there.
+
+    With a contextvars scope manager, the body runs in a copied context where the generator's
+    span stays active for the whole iteration: scopes the body holds across a yield stay in
+    that context, and the consumer's active span between items is left alone. Other scope
+    managers (thread-local) share one state with the consumer, so the span is activated
+    around each step instead.
+    """
+
+    __slots__ = ("context", "held", "per_step", "span", "tracer")
+
+    def __init__(self, tracer: opentracing.Tracer, span: Span) -> None:
+        self.tracer = tracer
+        self.span = span
+        # Copied when the iteration starts: the body sees the consumer's context of that moment.
+        self.context = contextvars.copy_context()
+        try:
+            manager = tracer.scope_manager
+        except Exception as exc:
+            failures.report("activating a @traced span", exc)
+            manager = None
+        self.per_step = not isinstance(manager, _CONTEXT_SCOPE_MANAGERS)
+        self.held = None if self.per_step else self.context.run(_activate, tracer, span)
+
+    def step(self, method: Callable[..., Any], *args: Any) -> Any:
+        """Run one step of the body (``send``, ``throw``, ``close``) in its context."""
+        if not self.per_step:
+            return self.context.run(method, *args)
+        scope = _activate(self.tracer, self.span)
+        try:
+            return method(*args)
+        finally:
+            if scope is not None:
+                _close(scope)
+
+    def end(self) -> None:
+        """Deactivate the span in the body's context and finish it."""
+        if self.held is not None:
+            self.context.run(_close, self.held)
+        _finish(self.span)
+
+
+class _StepIn:
+    """Await ``awaitable`` with each of its steps run by ``body`` (in the body's context).
+
+    ``await`` cannot switch contexts; driving the awaitable by hand can, and passes what it
+    yields (futures) to the task unchanged, so the task and its cancellation work as usual.
+    """
+
+    __slots__ = ("awaitable", "body")
+
+    def __init__(self, body: _Body, awaitable: Awaitable[Any]) -> None:
+        self.body = body
+        self.awaitable = awaitable
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        iterator = self.awaitable.__await__()
+        step = self.body.step
+        to_send: Any = None
+        to_throw: BaseException | None = None
+        while True:
+            try:
+                if to_throw is not None:
+                    thrown, to_throw = to_throw, None
+                    yielded = step(iterator.throw, thrown)
+                else:
+                    yielded = step(iterator.send, to_send)
+            except StopIteration as stop:
+                return stop.value
+            try:
+                to_send = yield yielded
+            except BaseException as exc:
+                to_send, to_throw = None, exc
 
 
 def _wrap_generator(func: Callable[..., Any], spans: _SpanFactory) -> Callable[..., Any]:
@@ -162,40 +255,34 @@ def _wrap_generator(func: Callable[..., Any], spans: _SpanFactory) -> Callable[.
         started = spans.start()
         if started is None:
             return (yield from func(*args, **kwargs))
-        tracer, span = started
+        body = _Body(*started)
         generator = func(*args, **kwargs)
         to_send: Any = None
         to_throw: BaseException | None = None
         try:
             while True:
-                # Active only while the generator body runs: between steps the consumer's
-                # own active span must not change.
-                scope = _activate(tracer, span)
                 try:
                     if to_throw is not None:
                         thrown, to_throw = to_throw, None
-                        value = generator.throw(thrown)
+                        value = body.step(generator.throw, thrown)
                     else:
-                        value = generator.send(to_send)
+                        value = body.step(generator.send, to_send)
                 except StopIteration as stop:
                     return stop.value
-                finally:
-                    if scope is not None:
-                        _close(scope)
                 try:
                     to_send = yield value
                 except GeneratorExit:
-                    generator.close()
+                    body.step(generator.close)
                     raise
                 except BaseException as exc:
                     to_throw = exc
         except GeneratorExit:
             raise
         except BaseException as exc:
-            _tag_error(span, exc)
+            _tag_error(body.span, exc, spans)
             raise
         finally:
-            _finish(span)
+            body.end()
 
     return traced_generator
 
@@ -208,40 +295,47 @@ def _wrap_async_generator(func: Callable[..., Any], spans: _SpanFactory) -> Call
             async for item in func(*args, **kwargs):
                 yield item
             return
-        tracer, span = started
+        body = _Body(*started)
         generator = func(*args, **kwargs)
         to_send: Any = None
         to_throw: BaseException | None = None
         try:
             while True:
-                scope = _activate(tracer, span)
                 try:
                     if to_throw is not None:
                         thrown, to_throw = to_throw, None
-                        value = await generator.athrow(thrown)
+                        value = await _StepIn(body, generator.athrow(thrown))
                     else:
-                        value = await generator.asend(to_send)
+                        value = await _StepIn(body, generator.asend(to_send))
                 except StopAsyncIteration:
                     return
-                finally:
-                    if scope is not None:
-                        _close(scope)
                 try:
                     to_send = yield value
                 except GeneratorExit:
-                    await generator.aclose()
+                    await _StepIn(body, generator.aclose())
                     raise
                 except BaseException as exc:
                     to_throw = exc
         except GeneratorExit:
             raise
         except BaseException as exc:
-            _tag_error(span, exc)
+            _tag_error(body.span, exc, spans)
             raise
         finally:
-            _finish(span)
+            body.end()
 
     return traced_async_generator
+
+
+def _default_name(func: object) -> str:
+    """``__qualname__``; a partial's function's, or a callable object's class's."""
+    name = getattr(func, "__qualname__", None)
+    if isinstance(name, str):
+        return name
+    wrapped = getattr(func, "func", None)  # functools.partial
+    if wrapped is not None:
+        return _default_name(wrapped)
+    return type(func).__qualname__
 
 
 @overload
@@ -287,13 +381,13 @@ def traced(
     """
     if callable(operation_name):
         func = operation_name
-        return _wrap(func, _SpanFactory(func.__qualname__, tags, tracing))
+        return _wrap(func, _SpanFactory(_default_name(func), tags, tracing))
     if operation_name is not None and not isinstance(cast("object", operation_name), str):
         msg = f"traced() takes an operation name or a function, got {operation_name!r}"
         raise TypeError(msg)
     name = operation_name
 
     def decorator(func: Callable[P, R]) -> Callable[P, R]:
-        return _wrap(func, _SpanFactory(name or func.__qualname__, tags, tracing))
+        return _wrap(func, _SpanFactory(name or _default_name(func), tags, tracing))
 
     return decorator
