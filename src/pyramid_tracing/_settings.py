@@ -64,7 +64,7 @@ DEFAULT_SENSITIVE_QUERY_PARAMS: Final = frozenset(
 #: The named strategies accepted by ``tracing.operation_name``.
 OPERATION_NAME_CHOICES: Final = ("route_name", "route_pattern", "method_route")
 
-# Exactly the documented spellings: a typo such as "ture" must fail, not mean False.
+# Exactly the documented spellings: a misspelt value must fail, not mean False.
 _TRUE: Final = frozenset({"true", "yes", "on", "1"})
 _FALSE: Final = frozenset({"false", "no", "off", "0"})
 

@@ -1,0 +1,20 @@
+"""Reset OpenTelemetry's process-wide tracer provider between tests."""
+
+from __future__ import annotations
+
+from opentelemetry import trace
+from opentelemetry.util._once import Once
+
+
+def reset_otel_globals() -> None:
+    """Forget the global tracer provider, as OpenTelemetry's own test helpers do.
+
+    ``tracer_from_settings`` makes its first provider the global one; without this, one
+    test's (shut down) provider would stay global for the rest of the session.
+    """
+    provider = trace._TRACER_PROVIDER
+    trace._TRACER_PROVIDER_SET_ONCE = Once()
+    trace._TRACER_PROVIDER = None
+    shutdown = getattr(provider, "shutdown", None)
+    if shutdown is not None:
+        shutdown()

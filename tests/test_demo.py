@@ -1,0 +1,111 @@
+"""`make demo`: the demo script runs end to end and prints each trace as a tree."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("opentelemetry.sdk")
+
+from .collector import parse_spans, run_collector
+
+DEMO = Path(__file__).resolve().parent.parent / "demo" / "run.py"
+_OTEL_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+
+
+def run_demo(**extra_env: str) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if key not in _OTEL_VARIABLES}
+    env.update(extra_env)
+    return subprocess.run(
+        [sys.executable, str(DEMO)], capture_output=True, text=True, env=env, timeout=60
+    )
+
+
+def block(output: str, heading: str) -> list[str]:
+    """The lines printed under a numbered scenario heading, up to the next blank line."""
+    lines = output.splitlines()
+    start = lines.index(heading)
+    end = lines.index("", start)
+    return lines[start + 1 : end]
+
+
+def shape(lines: list[str]) -> list[str]:
+    """Tree lines without durations, ids and ports: what must not change between runs."""
+    return [
+        re.sub(r"\s+\d+\.\d ms", " <ms>", re.sub(r"127\.0\.0\.1:\d+", "HOST", line)).rstrip()
+        for line in lines[1:]
+    ]
+
+
+def test_demo_prints_each_trace_as_a_tree() -> None:
+    """The demo exits 0 and prints the plain, fan-out and failing traces; health is untraced."""
+    result = run_demo()
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert result.stderr == ""
+
+    plain = block(out, "1. a plain call: GET /checkout/42 -> 200")
+    assert re.fullmatch(r"  trace [0-9a-f]{32}: 5 spans in 2 services", plain[0])
+    assert [re.sub(r"\s+", " ", line) for line in shape(plain)] == [
+        " frontend GET /checkout/{id} <ms> OK "
+        "http.status_code=200 http.request.header.user-agent=pyramid-tracing-demo",
+        " └─ frontend HTTP GET <ms> OK http.status_code=200 http.url=http://HOST/items/42",
+        " └─ backend GET /items/{id} <ms> OK http.status_code=200",
+        " ├─ backend load_item <ms> OK db.system=sqlite",
+        " └─ backend cache.set <ms> OK cache.key=item:42",
+    ]
+    assert plain[3].startswith("     └─ backend")
+
+    fan_out = block(out, "2. a concurrent fan-out with httpx in asyncio: GET /compare -> 200")
+    assert re.fullmatch(r"  trace [0-9a-f]{32}: 7 spans in 2 services", fan_out[0])
+    tree = shape(fan_out)
+    assert tree[0].startswith("  frontend  GET /compare")
+    clients = [line for line in tree if "frontend  HTTP GET" in line]
+    assert sorted(line.rsplit("/", 1)[1] for line in clients) == ["apple", "pear", "plum"]
+    assert sum("backend   GET /prices/{fruit}" in line for line in tree) == 3
+
+    failing = block(out, "3. a call that fails in the backend: POST /pay -> 502")
+    tree = shape(failing)
+    assert re.sub(r"\s+", " ", tree[0]).startswith(" frontend POST /pay <ms> ERROR")
+    assert "error.kind=HTTPBadGateway" in tree[0]
+    assert "HTTP POST" in tree[1]
+    assert "ERROR" in tree[1]
+    assert "http.status_code=500" in tree[1]
+    assert "backend   POST /payments" in tree[2]
+    assert "error.kind=PaymentDeclined" in tree[2]
+
+    assert block(out, "4. an excluded health check: GET /health -> 200") == [
+        "  (no trace: tracing.exclude_paths excludes it)"
+    ]
+    assert out.rstrip().endswith("demo finished: all services stopped.")
+
+
+def test_demo_also_exports_to_the_otlp_endpoint(tmp_path: Path) -> None:
+    """With OTEL_EXPORTER_OTLP_ENDPOINT set, a real collector receives every demo span."""
+    with run_collector(tmp_path) as (endpoint, log):
+        result = run_demo(OTEL_EXPORTER_OTLP_ENDPOINT=endpoint)
+        assert result.returncode == 0, result.stderr
+        assert f"The same spans were exported over OTLP/HTTP to {endpoint}." in result.stdout
+        deadline = time.monotonic() + 10
+        spans = parse_spans(log.read_text(errors="replace"))
+        while len(spans) < 15 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            spans = parse_spans(log.read_text(errors="replace"))
+    assert len(spans) == 15
+    assert {span["service"] for span in spans} == {"frontend", "backend"}
+    names = sorted(span["Name"] for span in spans)
+    assert names.count("HTTP GET") == 4
+    assert {"GET /checkout/{id}", "GET /items/{id}", "cache.set", "POST /payments"} <= set(names)
+    assert len({span["Trace ID"] for span in spans}) == 3
+    kinds = {(span["Name"].split(" ")[0], span["Kind"]) for span in spans if " " in span["Name"]}
+    assert kinds == {
+        ("HTTP", "SPAN_KIND_CLIENT"),
+        ("GET", "SPAN_KIND_SERVER"),
+        ("POST", "SPAN_KIND_SERVER"),
+    }
