@@ -41,10 +41,10 @@ def includeme(config: Any) -> None:
     if getattr(registry, _INCLUDED_ATTR, False):
         return
     setattr(registry, _INCLUDED_ATTR, True)
-    from ._request import RequestTracing
+    from ._request import _PerRequest
 
     config.add_tween(TWEEN_NAME, over=EXCVIEW)
-    config.add_request_method(RequestTracing, "tracing", reify=True)
+    config.add_request_method(_PerRequest(), "tracing")
     config.action(("pyramid_tracing", "setup"), setup_tracing, args=(registry,))
 
 

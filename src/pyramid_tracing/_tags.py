@@ -164,6 +164,9 @@ class TagPolicy:
             return self.mapping(value, redact_all=name in _COOKIE_ATTRIBUTES)
         if self._is_sensitive_key(name):
             return REDACTED
+        if hasattr(value, "headerlist"):
+            # A WebOb response's str() is the whole HTTP message, Set-Cookie included.
+            return self.truncate(_safe_str(getattr(value, "status", type(value).__name__)))
         return self.truncate(_safe_str(value))
 
     def _url_like(self, value: str) -> str:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
+import inspect
 import re
+import urllib.parse
 from collections.abc import Callable
 from typing import Any, Final, TypeVar, cast
 
@@ -16,7 +19,9 @@ from pyramid.httpexceptions import HTTPException
 from pyramid.interfaces import IRequest
 from pyramid.request import Request as PyramidRequest
 from typing_extensions import ParamSpec
+from webob import Response as WebObResponse
 
+from ._carrier import HeaderCarrier
 from ._failures import failures
 from ._settings import TracingSettings
 from ._tags import TagPolicy, error_log, header_tags
@@ -90,6 +95,48 @@ def _path_matcher(patterns: tuple[re.Pattern[str], ...]) -> Callable[[str], obje
     return search
 
 
+# The characters WebOb never quotes in a path: urllib's always-safe ones and its PATH_SAFE.
+_PLAIN_PATH: Final = re.compile(r"[A-Za-z0-9_.~/!$&'()*+,;=:@-]*").fullmatch
+
+
+def _plain_path(environ: dict[str, Any]) -> str | None:
+    """``SCRIPT_NAME + PATH_INFO`` when WebOb would leave it as it is, else ``None``."""
+    script_name = environ.get("SCRIPT_NAME", "")
+    path_info = environ.get("PATH_INFO")
+    if isinstance(script_name, str) and isinstance(path_info, str):
+        path = script_name + path_info
+        if _PLAIN_PATH(path) is not None:
+            return path
+    return None
+
+
+def request_path(request: Request) -> str:
+    """``request.path``, without WebOb decoding, re-encoding and quoting a plain path."""
+    path = _plain_path(request.environ)
+    return cast("str", request.path) if path is None else path
+
+
+def _request_url(request: Request) -> str:
+    environ = request.environ
+    path = _plain_path(environ)
+    if path is not None:
+        # What request.url returns, without WebOb decoding, re-encoding and quoting a path
+        # that needs none of it.
+        query = environ.get("QUERY_STRING")
+        url = cast("str", request.host_url) + path
+        return f"{url}?{query}" if query else url
+    try:
+        return cast("str", request.url)
+    except UnicodeDecodeError:
+        # A path that is not UTF-8 (hostile or broken clients): WebOb cannot decode it, but
+        # the request is still served, so record its raw bytes percent-encoded instead.
+        environ = request.environ
+        raw = (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1")
+        query = environ.get("QUERY_STRING", "")
+        url = request.host_url + urllib.parse.quote(raw, safe="/;=,@:!$&'()*+-._~")
+        return f"{url}?{query}" if query else url
+
+
 def find_request(args: tuple[object, ...]) -> Request | None:
     """Find the request among a view callable's arguments (or on a class-based view's self)."""
     for arg in reversed(args):
@@ -160,7 +207,7 @@ class Tracing:
 
     @property
     def tracer(self) -> opentracing.Tracer:
-        """The tracer: the one given, or else the OpenTracing global tracer at this moment."""
+        """The tracer given, or else the OpenTracing global tracer at this moment."""
         tracer = self._tracer
         return opentracing.global_tracer() if tracer is None else tracer
 
@@ -177,7 +224,7 @@ class Tracing:
     def is_excluded(self, request: Request) -> bool:
         """Whether ``tracing.exclude_paths`` excludes ``request`` (matched on ``request.path``)."""
         excluded = self._excluded_path
-        return excluded is not None and excluded(request.path) is not None
+        return excluded is not None and excluded(request_path(request)) is not None
 
     # -- server spans ------------------------------------------------------------------------
 
@@ -187,7 +234,8 @@ class Tracing:
             # An outer WSGI layer already traces this request: nest under it.
             return active.span
         try:
-            return tracer.extract(Format.HTTP_HEADERS, request.headers)
+            carrier = cast("dict[str, str]", HeaderCarrier(request.environ))
+            return tracer.extract(Format.HTTP_HEADERS, carrier)
         except _EXPECTED_EXTRACT_ERRORS:
             return None
         except Exception as exc:
@@ -202,20 +250,16 @@ class Tracing:
         """
         try:
             tracer = self.tracer
-            parent = self._parent(tracer, request)
-            policy = self.policy
-            tags: dict[str, object] = {
-                **_SERVER_TAGS,
-                ext_tags.HTTP_METHOD: request.method,
-                ext_tags.HTTP_URL: policy.url(request.url),
-            }
-            if self._request_headers:
-                headers = request.headers
-                for name, tag in self._request_headers:
-                    value = headers.get(name)
-                    if value is not None:
-                        tags[tag] = policy.header(name, value)
-            scope = self._start_active(tracer, request.method, parent, tags)
+            if type(tracer) is opentracing.Tracer:
+                # OpenTracing's own no-op tracer (the default global tracer): its spans drop
+                # every tag and context, so none is extracted or built.
+                scope = tracer.start_active_span(
+                    request.method, finish_on_close=True, ignore_active_span=True
+                )
+            else:
+                scope = self._start_active(
+                    tracer, request.method, self._parent(tracer, request), self._tags(request)
+                )
         except Exception as exc:
             failures.report("starting the server span", exc)
             return None
@@ -227,6 +271,22 @@ class Tracing:
             except Exception as exc:
                 failures.report("the start_span_hook", exc)
         return scope
+
+    def _tags(self, request: Request) -> dict[str, object]:
+        policy = self.policy
+        tags: dict[str, object] = {
+            **_SERVER_TAGS,
+            # The method is the client's to choose (any token, any length): cut it like the rest.
+            ext_tags.HTTP_METHOD: policy.truncate(request.method),
+            ext_tags.HTTP_URL: policy.url(_request_url(request)),
+        }
+        if self._request_headers:
+            headers = request.headers
+            for name, tag in self._request_headers:
+                value = headers.get(name)
+                if value is not None:
+                    tags[tag] = policy.header(name, value)
+        return tags
 
     @staticmethod
     def _start_active(
@@ -256,11 +316,14 @@ class Tracing:
         """Name, tag and finish the server span of ``request``; never raises."""
         request.__dict__.pop(SCOPE_ATTR, None)
         span = scope.span
-        try:
-            self._tag_result(span, request, response, exception)
-            self.tag_attributes(span, request, self._attributes + attributes)
-        except Exception as exc:
-            failures.report("tagging the server span", exc)
+        # OpenTracing's own no-op span drops every tag: build none.
+        if type(span) is not Span:
+            try:
+                self._tag_result(span, request, response, exception)
+                if attributes or self._attributes:
+                    self.tag_attributes(span, request, self._attributes + attributes)
+            except Exception as exc:
+                failures.report("tagging the server span", exc)
         hook = self._finish_span_hook
         if hook is not None:
             try:
@@ -284,7 +347,7 @@ class Tracing:
         except Exception as exc:
             failures.report("the operation_name callable", exc)
             name = request.method
-        span.set_operation_name(name)
+        span.set_operation_name(self.policy.truncate(name))
         route = getattr(request, "matched_route", None)
         if route is not None:
             span.set_tag("pyramid.route", route.name)
@@ -377,6 +440,10 @@ class Tracing:
                     return view(*args, **kwargs)
                 return self._run_traced(request, names, view, args, kwargs)
 
+            # Pyramid picks (request) or (context, request) with getfullargspec, which ignores
+            # __wrapped__ but honours __signature__: expose the view's own.
+            with contextlib.suppress(TypeError, ValueError):
+                traced_view.__signature__ = inspect.signature(view)  # type: ignore[attr-defined]
             return traced_view
 
         return decorator
@@ -389,7 +456,50 @@ class Tracing:
         args: tuple[object, ...],
         kwargs: dict[str, Any],
     ) -> R:
-        """Call ``view`` inside the server span of ``request`` (the tween and decorator path)."""
+        """Call ``view`` inside the server span of ``request`` (the tween and decorator path).
+
+        The traced part runs in a copy of the current context, so the context is left exactly
+        as found even when a faulty tracer or scope manager leaves a span active (a scope whose
+        close() raises before deactivating, an activation that raises after activating): the
+        next request served by the same thread never sees it. ContextVars the view sets are
+        not visible after the view returns, as with each request of an asyncio server.
+        """
+        run = self._run_traced_here
+        if (
+            type(self.tracer) is opentracing.Tracer
+            and self._start_span_hook is None
+            and self._finish_span_hook is None
+        ):
+            run = self._run_untagged
+        return contextvars.copy_context().run(run, request, attributes, view, args, kwargs)
+
+    def _run_untagged(
+        self,
+        request: Request,
+        attributes: tuple[str, ...],
+        view: Callable[..., R],
+        args: tuple[object, ...],
+        kwargs: dict[str, Any],
+    ) -> R:
+        # OpenTracing's own no-op tracer and no hooks: nothing can read a tag, so none is
+        # built, and the no-op scope cannot fail. The span is still the request's span.
+        request.__dict__[SCOPE_ATTR] = self.tracer.start_active_span(
+            request.method, finish_on_close=True, ignore_active_span=True
+        )
+        _current.set(self)  # in the context copy made by _run_traced: it dies with it
+        try:
+            return view(*args, **kwargs)
+        finally:
+            request.__dict__.pop(SCOPE_ATTR, None)
+
+    def _run_traced_here(
+        self,
+        request: Request,
+        attributes: tuple[str, ...],
+        view: Callable[..., R],
+        args: tuple[object, ...],
+        kwargs: dict[str, Any],
+    ) -> R:
         scope = self.start_server_span(request)
         if scope is None:
             return view(*args, **kwargs)
@@ -402,7 +512,9 @@ class Tracing:
         finally:
             _current.reset(token)
         # A view with a renderer returns a dict: its status is then on request.response.
-        response = result if hasattr(result, "status_code") else request.response
+        # isinstance first: it spares the happy path WebOb's status_code property.
+        is_response = isinstance(result, WebObResponse) or hasattr(result, "status_code")
+        response = result if is_response else request.response
         self.finish_server_span(scope, request, response, None, attributes)
         return result
 

@@ -9,6 +9,7 @@ from pyramid.exceptions import ConfigurationError
 from pyramid.interfaces import IRoutesMapper
 
 from ._config import setup_tracing
+from ._tracing import request_path
 from .typing import Request, Response
 
 __all__ = ["tracing_tween_factory"]
@@ -62,7 +63,7 @@ def tracing_tween_factory(handler: Handler, registry: Any) -> Handler:
     run_traced = tracing._run_traced
 
     def tracing_tween(request: Request) -> Response:
-        if excluded_path is not None and excluded_path(request.path) is not None:
+        if excluded_path is not None and excluded_path(request_path(request)) is not None:
             return handler(request)
         if excluded_route is not None and excluded_route(request):
             return handler(request)

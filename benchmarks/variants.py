@@ -1,0 +1,468 @@
+"""The benchmark variants: each builds what it measures and returns a loop to time.
+
+A variant is a function ``make() -> Bench``. ``Bench.run(n)`` performs ``n`` operations
+(requests, spans or calls); ``Bench.reset()`` drops whatever a tracer kept between samples
+(MockTracer's finished spans). Everything is built before the clock starts; only ``run`` is
+timed. Variants whose optional packages are missing raise :class:`Unavailable`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import opentracing
+from pyramid.config import Configurator
+from pyramid.response import Response
+from webob import Request as WebObRequest
+
+HELLO_PATH = "/hello/world"
+FAIL_PATH = "/fail/world"
+QUERY = "lang=en&page=2"
+HEADERS = {
+    "Host": "bench.example.com",
+    "User-Agent": "pyramid-tracing-bench/1.0",
+    "Accept": "text/plain",
+    "X-Request-Id": "4f1c5d2e-0b7a-4c55-9a57-4c1e33b0c0de",
+}
+
+#: Tags set by the raw span loop: the seven a server span of the tween ends up with.
+RAW_TAGS = (
+    ("component", "pyramid"),
+    ("span.kind", "server"),
+    ("http.method", "GET"),
+    ("http.url", "http://bench.example.com/hello/world?lang=en&page=2"),
+    ("http.status_code", 200),
+    ("pyramid.route", "hello"),
+    ("http.route", "/hello/{name}"),
+)
+
+FEATURE_SETTINGS = {
+    "tracing.traced_attributes": "path method host user_agent query_string",
+    "tracing.capture_request_headers": "user-agent accept x-request-id",
+    "tracing.exclude_paths": "\n".join(
+        [
+            r"^/health$",
+            r"^/healthz$",
+            r"^/ready$",
+            r"^/metrics",
+            r"^/static/",
+            r"^/favicon\.ico$",
+            r"^/robots\.txt$",
+            r"^/_debug/",
+            r"\.map$",
+            r"^/admin/ping$",
+        ]
+    ),
+}
+
+
+class Unavailable(Exception):
+    """The variant needs an optional package that is not installed."""
+
+
+@dataclass
+class Bench:
+    """What a variant measures: ``run(n)`` does ``n`` operations."""
+
+    run: Callable[[int], None]
+    reset: Callable[[], None] = lambda: None
+    #: Operations per sample when the runner's default does not fit (slow network calls).
+    ops: int | None = None
+    cleanup: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        for func in self.cleanup:
+            func()
+
+
+def _require(module: str) -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        msg = f"{module} is not installed ({exc}); install the bench extra: pip install '.[bench]'"
+        raise Unavailable(msg) from exc
+
+
+# -- the app -----------------------------------------------------------------------------------
+
+
+def hello(request: Any) -> Response:
+    return Response(f"Hello {request.matchdict['name']}", content_type="text/plain")
+
+
+def fail(request: Any) -> Response:
+    raise ValueError("the view failed")
+
+
+def make_app(setup: Callable[[Configurator], None] | None = None, **settings: object) -> Any:
+    """The minimal app: ``/hello/{name}`` (and ``/fail/{name}``, whose view raises)."""
+    config = Configurator(settings=dict(settings))
+    if setup is not None:
+        setup(config)
+    config.add_route("hello", "/hello/{name}")
+    config.add_view(hello, route_name="hello")
+    config.add_route("fail", "/fail/{name}")
+    config.add_view(fail, route_name="fail")
+    return config.make_wsgi_app()
+
+
+def environ_for(path: str = HELLO_PATH) -> dict[str, Any]:
+    """A prepared WSGI environ for ``GET path?QUERY``."""
+    return dict(WebObRequest.blank(f"{path}?{QUERY}", headers=HEADERS).environ)
+
+
+def _start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+    return None
+
+
+def wsgi_loop(app: Any, path: str = HELLO_PATH) -> Callable[[int], None]:
+    """Call ``app`` ``n`` times as a WSGI app with a fresh copy of one prepared environ."""
+    environ = environ_for(path)
+    start_response = _start_response
+
+    def run(n: int) -> None:
+        for _ in range(n):
+            body = app(environ.copy(), start_response)
+            b"".join(body)
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+
+    # Fail now, not in the middle of a sample.
+    status: list[str] = []
+    b"".join(app(environ.copy(), lambda s, h, e=None: status.append(s)))
+    if not status or not status[0].startswith("200"):
+        msg = f"{path} answered {status!r}, not 200"
+        raise RuntimeError(msg)
+    return run
+
+
+def error_loop(app: Any) -> Callable[[int], None]:
+    """Call ``app`` ``n`` times on the failing view, swallowing the view's exception."""
+    environ = environ_for(FAIL_PATH)
+
+    def run(n: int) -> None:
+        for _ in range(n):
+            with contextlib.suppress(ValueError):
+                b"".join(app(environ.copy(), _start_response))
+
+    return run
+
+
+# -- tracers -----------------------------------------------------------------------------------
+
+
+@dataclass
+class TracerKit:
+    tracer: opentracing.Tracer
+    reset: Callable[[], None] = lambda: None
+
+
+def _scope_manager() -> Any:
+    import pyramid_tracing
+
+    return pyramid_tracing.ScopeManager()
+
+
+def tracer_noop() -> TracerKit:
+    return TracerKit(opentracing.Tracer())
+
+
+def tracer_mock() -> TracerKit:
+    from opentracing.mocktracer import MockTracer
+
+    tracer = MockTracer(scope_manager=_scope_manager())
+    return TracerKit(tracer, tracer.reset)
+
+
+def tracer_basic() -> TracerKit:
+    _require("basictracer")
+    from basictracer import BasicTracer
+    from basictracer.recorder import SpanRecorder
+    from basictracer.text_propagator import TextPropagator
+
+    class NoopRecorder(SpanRecorder):  # type: ignore[misc]
+        def record_span(self, span: Any) -> None:
+            pass
+
+    tracer = BasicTracer(recorder=NoopRecorder(), scope_manager=_scope_manager())
+    # The text propagators only: the binary one needs basictracer's old protobuf modules.
+    tracer.register_propagator(opentracing.Format.TEXT_MAP, TextPropagator())
+    tracer.register_propagator(opentracing.Format.HTTP_HEADERS, TextPropagator())
+    return TracerKit(tracer)
+
+
+def tracer_jaeger() -> TracerKit:
+    _require("jaeger_client")
+    from jaeger_client import Tracer
+    from jaeger_client.reporter import NullReporter
+    from jaeger_client.sampler import ConstSampler
+
+    tracer = Tracer(
+        service_name="bench",
+        reporter=NullReporter(),
+        sampler=ConstSampler(True),
+        scope_manager=_scope_manager(),
+    )
+    return TracerKit(tracer)
+
+
+def otel_provider() -> Any:
+    """An OpenTelemetry SDK tracer provider whose span processor drops every span."""
+    _require("opentelemetry.sdk.trace")
+    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+
+    class DropSpans(SpanProcessor):  # type: ignore[misc]
+        def on_end(self, span: Any) -> None:
+            pass
+
+    provider = TracerProvider()
+    provider.add_span_processor(DropSpans())
+    return provider
+
+
+def tracer_otel() -> TracerKit:
+    _require("opentelemetry.shim.opentracing_shim")
+    from opentelemetry.shim.opentracing_shim import create_tracer
+
+    return TracerKit(create_tracer(otel_provider()))
+
+
+TRACERS: dict[str, Callable[[], TracerKit]] = {
+    "noop": tracer_noop,
+    "mock": tracer_mock,
+    "basic": tracer_basic,
+    "jaeger": tracer_jaeger,
+    "otel": tracer_otel,
+}
+
+# -- variants ----------------------------------------------------------------------------------
+
+
+def bare() -> Bench:
+    return Bench(wsgi_loop(make_app()))
+
+
+def _pyramid_tracing_app(kit: TracerKit, **settings: object) -> Any:
+    def setup(config: Configurator) -> None:
+        config.include("pyramid_tracing")
+
+    return make_app(setup, **{"tracing.tracer": kit.tracer, **settings})
+
+
+def pyramid_tracing_variant(tracer: str, **settings: object) -> Callable[[], Bench]:
+    def make() -> Bench:
+        kit = TRACERS[tracer]()
+        return Bench(wsgi_loop(_pyramid_tracing_app(kit, **settings)), kit.reset)
+
+    return make
+
+
+def pyramid_opentracing_variant(tracer: str) -> Callable[[], Bench]:
+    def make() -> Bench:
+        _require("pyramid_opentracing")
+        from pyramid_opentracing import PyramidTracing
+
+        kit = TRACERS[tracer]()
+
+        def setup(config: Configurator) -> None:
+            config.include("pyramid_opentracing")
+
+        app = make_app(setup, **{"ot.tracing": PyramidTracing(kit.tracer)})
+        return Bench(wsgi_loop(app), kit.reset)
+
+    return make
+
+
+def otel_instrumentation() -> Bench:
+    _require("opentelemetry.instrumentation.pyramid")
+    from opentelemetry import trace
+    from opentelemetry.instrumentation.pyramid import PyramidInstrumentor
+
+    # The instrumentation reads the global provider; set it once per process.
+    trace.set_tracer_provider(otel_provider())
+    return Bench(wsgi_loop(make_app(PyramidInstrumentor.instrument_config)))
+
+
+def raw_span(tracer: str, tags: Iterable[tuple[str, object]] = RAW_TAGS) -> Callable[[], Bench]:
+    """The tracer alone: start an active span, set the tags, finish."""
+    tag_list = tuple(tags)
+
+    def make() -> Bench:
+        kit = TRACERS[tracer]()
+        start = kit.tracer.start_active_span
+
+        def run(n: int) -> None:
+            for _ in range(n):
+                with start("hello", finish_on_close=True) as scope:
+                    span = scope.span
+                    for key, value in tag_list:
+                        span.set_tag(key, value)
+
+        return Bench(run, kit.reset)
+
+    return make
+
+
+def _work() -> int:
+    return 1
+
+
+async def _async_work() -> int:
+    return 1
+
+
+def _async_loop(func: Callable[[], Any]) -> Callable[[int], None]:
+    async def many(n: int) -> None:
+        for _ in range(n):
+            await func()
+
+    def run(n: int) -> None:
+        asyncio.run(many(n))
+
+    return run
+
+
+def plain_call() -> Bench:
+    def run(n: int) -> None:
+        work = _work
+        for _ in range(n):
+            work()
+
+    return Bench(run)
+
+
+def traced_call(tracer: str) -> Callable[[], Bench]:
+    def make() -> Bench:
+        from pyramid_tracing import traced
+
+        kit = TRACERS[tracer]()
+        work = traced("work", tracing=kit.tracer)(_work)
+
+        def run(n: int) -> None:
+            for _ in range(n):
+                work()
+
+        return Bench(run, kit.reset)
+
+    return make
+
+
+def plain_async_call() -> Bench:
+    return Bench(_async_loop(_async_work))
+
+
+def traced_async_call(tracer: str) -> Callable[[], Bench]:
+    def make() -> Bench:
+        from pyramid_tracing import traced
+
+        kit = TRACERS[tracer]()
+        return Bench(_async_loop(traced("work", tracing=kit.tracer)(_async_work)), kit.reset)
+
+    return make
+
+
+# -- outbound calls on a loopback server ---------------------------------------------------------
+
+CLIENT_OPS = 1_000
+
+
+def quiet_waitress() -> None:
+    """Silence waitress's "Task queue depth" warnings: a busy server is the point here."""
+    import logging
+
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+
+
+def _loopback_server() -> tuple[str, Callable[[], None]]:
+    """A waitress server on 127.0.0.1 (ephemeral port) in a thread; returns (url, stop)."""
+    from waitress.server import create_server
+
+    def tiny(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+        return [b"ok"]
+
+    quiet_waitress()
+    server = create_server(tiny, host="127.0.0.1", port=0, threads=1)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    port = server.effective_port  # type: ignore[union-attr]
+
+    def stop() -> None:
+        server.close()
+        thread.join(timeout=5)
+
+    return f"http://127.0.0.1:{port}/ping?lang=en", stop
+
+
+def _session_loop(session: Any, url: str) -> Callable[[int], None]:
+    def run(n: int) -> None:
+        get = session.get
+        for _ in range(n):
+            response = get(url)
+            if response.status_code != 200:
+                msg = f"GET {url} answered {response.status_code}"
+                raise RuntimeError(msg)
+
+    return run
+
+
+def requests_plain() -> Bench:
+    requests = _require("requests")
+    url, stop = _loopback_server()
+    session = requests.Session()
+    return Bench(_session_loop(session, url), ops=CLIENT_OPS, cleanup=[session.close, stop])
+
+
+def requests_traced(tracer: str) -> Callable[[], Bench]:
+    def make() -> Bench:
+        _require("requests")
+        try:
+            from pyramid_tracing.requests import traced_requests_session
+        except ImportError as exc:
+            msg = f"pyramid_tracing.requests.traced_requests_session is missing ({exc})"
+            raise Unavailable(msg) from exc
+        kit = TRACERS[tracer]()
+        url, stop = _loopback_server()
+        session = traced_requests_session(kit.tracer)
+        bench = Bench(
+            _session_loop(session, url), kit.reset, ops=CLIENT_OPS, cleanup=[session.close, stop]
+        )
+        return bench
+
+    return make
+
+
+# -- the catalogue -----------------------------------------------------------------------------
+
+#: name -> (group, make). Groups decide how the report compares them.
+VARIANTS: dict[str, tuple[str, Callable[[], Bench]]] = {
+    "bare": ("app", bare),
+    **{f"pt-{t}": ("pyramid_tracing", pyramid_tracing_variant(t)) for t in TRACERS},
+    **{f"po-{t}": ("pyramid_opentracing", pyramid_opentracing_variant(t)) for t in TRACERS},
+    "otel-pyramid": ("otel", otel_instrumentation),
+    **{f"raw-{t}": ("raw", raw_span(t)) for t in TRACERS},
+    "pt-basic-features": ("features", pyramid_tracing_variant("basic", **FEATURE_SETTINGS)),
+    "pt-basic-excluded": (
+        "features",
+        pyramid_tracing_variant("basic", **{"tracing.exclude_paths": r"^/hello/"}),
+    ),
+    "pt-basic-trace-all-false": (
+        "features",
+        pyramid_tracing_variant("basic", **{"tracing.trace_all": "false"}),
+    ),
+    "call-plain": ("decorator", plain_call),
+    "call-traced-basic": ("decorator", traced_call("basic")),
+    "acall-plain": ("decorator", plain_async_call),
+    "acall-traced-basic": ("decorator", traced_async_call("basic")),
+    "raw-basic-notags": ("decorator", raw_span("basic", ())),
+    "requests-plain": ("client", requests_plain),
+    "requests-traced-basic": ("client", requests_traced("basic")),
+}

@@ -1,0 +1,182 @@
+"""One benchmark subprocess: time one variant, serve one app, or watch memory.
+
+``python -m benchmarks.worker time VARIANT --ops N --samples K --warmup W`` prints a JSON object
+with the per-operation times (µs) of each sample. ``serve VARIANT`` runs the app under waitress
+and prints its port. ``memory`` runs the memory check. The runner (:mod:`benchmarks.run`)
+starts these; run them by hand to look at one variant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import sys
+import time
+from typing import Any
+
+from benchmarks import variants
+
+
+def time_variant(name: str, ops: int, samples: int, warmup: int) -> dict[str, Any]:
+    """Time ``samples`` samples of ``ops`` operations of variant ``name``."""
+    _, make = variants.VARIANTS[name]
+    try:
+        bench = make()
+    except variants.Unavailable as exc:
+        return {"variant": name, "skipped": str(exc)}
+    try:
+        ops = bench.ops or ops
+        bench.run(min(warmup, ops))
+        bench.reset()
+        results = []
+        for _ in range(samples):
+            gc.collect()
+            start = time.perf_counter()
+            bench.run(ops)
+            elapsed = time.perf_counter() - start
+            results.append(elapsed / ops * 1e6)
+            bench.reset()
+    finally:
+        bench.close()
+    return {"variant": name, "ops": ops, "samples_us": results}
+
+
+def serve(name: str, threads: int) -> None:
+    """Serve variant ``name``'s app on 127.0.0.1 under waitress; print the port, then serve."""
+    from waitress.server import create_server
+
+    app = _app_of(name)
+    variants.quiet_waitress()
+    server = create_server(app, host="127.0.0.1", port=0, threads=threads)
+    print(json.dumps({"port": server.effective_port}), flush=True)  # type: ignore[union-attr]
+    server.run()
+
+
+def _app_of(name: str) -> Any:
+    if name == "bare":
+        return variants.make_app()
+    tracer = name.removeprefix("pt-")
+    kit = variants.TRACERS[tracer]()
+    return variants._pyramid_tracing_app(kit)
+
+
+def memory(requests: int, tracer: str, warmup: int = 20_000) -> dict[str, Any]:
+    """RSS, then tracemalloc, before and after ``requests`` traced requests, 1 in 10 failing.
+
+    Not half: a failing request formats its traceback for the span's error log, which under
+    tracemalloc costs milliseconds.
+    """
+    import tracemalloc
+
+    psutil = variants._require("psutil")
+    process = psutil.Process()
+    kit = variants.TRACERS[tracer]()
+    app = variants._pyramid_tracing_app(kit)
+    ok = variants.wsgi_loop(app)
+    error = variants.error_loop(app)
+    chunk = max(10, min(1_000, requests, warmup))
+
+    def run(total: int) -> None:
+        for _ in range(total // chunk):
+            ok(chunk - chunk // 10)
+            error(chunk // 10)
+            kit.reset()
+
+    # Warm up: fill every cache (routes, reified properties, the failure reporter, ...).
+    run(warmup)
+    # RSS first, without tracemalloc, whose own bookkeeping would show up in the RSS.
+    gc.collect()
+    rss_before = process.memory_info().rss
+    start = time.perf_counter()
+    run(requests)
+    elapsed = time.perf_counter() - start
+    gc.collect()
+    rss_after = process.memory_info().rss
+    # Then the same number of requests again under tracemalloc.
+    tracemalloc.start()
+    run(chunk)
+    gc.collect()
+    traced_before, _ = tracemalloc.get_traced_memory()
+    snapshot_before = tracemalloc.take_snapshot()
+    run(requests)
+    gc.collect()
+    traced_after, traced_peak = tracemalloc.get_traced_memory()
+    snapshot_after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    growth = [
+        str(stat)
+        for stat in snapshot_after.compare_to(snapshot_before, "lineno")[:5]
+        if stat.size_diff > 0
+    ]
+    return {
+        "tracer": tracer,
+        "requests": requests,
+        "paths": "9 in 10 answered 200, 1 in 10 to a view that raises",
+        "seconds_without_tracemalloc": round(elapsed, 2),
+        "rss_before": rss_before,
+        "rss_after": rss_after,
+        "tracemalloc_before": traced_before,
+        "tracemalloc_after": traced_after,
+        "tracemalloc_peak": traced_peak,
+        "top_growth": growth,
+    }
+
+
+def smoke(ops: int) -> dict[str, Any]:
+    """Run every variant for ``ops`` operations, in this process: ok, skipped or the error."""
+    results: dict[str, Any] = {}
+    for name, (_, make) in variants.VARIANTS.items():
+        try:
+            bench = make()
+        except variants.Unavailable as exc:
+            results[name] = {"skipped": str(exc)}
+            continue
+        except Exception as exc:
+            results[name] = {"error": f"{type(exc).__name__}: {exc}"}
+            continue
+        try:
+            bench.run(ops)
+            bench.reset()
+            results[name] = {"ok": True}
+        except Exception as exc:
+            results[name] = {"error": f"{type(exc).__name__}: {exc}"}
+        finally:
+            bench.close()
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.worker")
+    sub = parser.add_subparsers(dest="mode", required=True)
+    timing = sub.add_parser("time")
+    timing.add_argument("variant", choices=sorted(variants.VARIANTS))
+    timing.add_argument("--ops", type=int, default=20_000)
+    timing.add_argument("--samples", type=int, default=1)
+    timing.add_argument("--warmup", type=int, default=2_000)
+    serving = sub.add_parser("serve")
+    serving.add_argument("variant", choices=["bare", *(f"pt-{t}" for t in variants.TRACERS)])
+    serving.add_argument("--threads", type=int, default=4)
+    mem = sub.add_parser("memory")
+    mem.add_argument("--requests", type=int, default=200_000)
+    mem.add_argument("--tracer", choices=sorted(variants.TRACERS), default="basic")
+    mem.add_argument("--warmup", type=int, default=20_000)
+    smoking = sub.add_parser("smoke")
+    smoking.add_argument("--ops", type=int, default=3)
+    args = parser.parse_args(argv)
+    if args.mode == "time":
+        result = time_variant(args.variant, args.ops, args.samples, args.warmup)
+    elif args.mode == "serve":
+        serve(args.variant, args.threads)
+        return 0
+    elif args.mode == "smoke":
+        result = smoke(args.ops)
+    else:
+        result = memory(args.requests, args.tracer, args.warmup)
+    json.dump(result, sys.stdout)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

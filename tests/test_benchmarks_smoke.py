@@ -1,0 +1,137 @@
+"""The benchmark suite (``make bench``) still runs: every variant, a few requests each."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks import run, variants  # noqa: E402  # benchmarks/ lives beside tests/
+
+ENV = run._env(None)
+
+
+def _worker(*args: str) -> Any:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.worker", *args],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def smoke() -> dict[str, Any]:
+    """Every variant run for 3 operations in one subprocess (the way the runner isolates them)."""
+    result: dict[str, Any] = _worker("smoke", "--ops=3")
+    return result
+
+
+@pytest.mark.parametrize("name", sorted(variants.VARIANTS))
+def test_variant_runs(smoke: dict[str, Any], name: str) -> None:
+    """Each benchmark variant builds and runs, or is skipped because a package is missing."""
+    outcome = smoke[name]
+    if "skipped" in outcome:
+        pytest.skip(f"{name}: {outcome['skipped']}")
+    assert outcome == {"ok": True}
+
+
+def test_timing_one_variant_reports_samples() -> None:
+    """The timing mode reports one per-request time per sample."""
+    result = _worker("time", "pt-noop", "--ops=20", "--samples=2", "--warmup=5")
+    assert result["variant"] == "pt-noop"
+    assert result["ops"] == 20
+    assert len(result["samples_us"]) == 2
+    assert all(sample > 0 for sample in result["samples_us"])
+
+
+def test_memory_mode_reports_before_and_after() -> None:
+    """The memory mode measures RSS and tracemalloc around its traced requests."""
+    pytest.importorskip("psutil", reason="psutil (the bench extra) measures RSS")
+    result = _worker("memory", "--requests=100", "--warmup=100")
+    assert result["requests"] == 100
+    for key in ("rss_before", "rss_after", "tracemalloc_before", "tracemalloc_after"):
+        assert result[key] > 0
+
+
+def test_waitress_load_counts_requests_per_second() -> None:
+    """The real-server mode serves the app under waitress and measures requests/s."""
+    opts = run.argparse.Namespace(clients=2, server_requests=40)
+    assert run.serve_and_load("pt-noop", opts, ENV) > 0
+
+
+def test_summary_and_table_from_samples() -> None:
+    """Overheads, the integration tax and the targets come out of the samples as defined."""
+
+    def stat(median: float) -> dict[str, Any]:
+        return {"median_us": median, "min_us": median, "max_us": median, "samples_us": [median]}
+
+    samples = [10.0, 10.1, 9.9, 10.0, 19.0]  # one slow sample must not widen the noise
+    stats_bare = {"median_us": 10.0, "min_us": 9.9, "max_us": 19.0, "samples_us": samples}
+
+    stats = {
+        "bare": stats_bare,
+        "pt-basic": stat(20.0),
+        "po-basic": stat(30.0),
+        "raw-basic": stat(7.0),
+        "pt-noop": stat(11.0),
+        "pt-basic-excluded": stat(10.2),
+        "pt-basic-trace-all-false": stat(11.0),
+    }
+    summary = run.summarise(stats)
+    basic = summary["tracers"]["basic"]
+    assert basic["pyramid_tracing_overhead_us"] == pytest.approx(10.0)
+    assert basic["pyramid_tracing_tax"] == pytest.approx(0.3)
+    assert basic["pyramid_opentracing_tax"] == pytest.approx(1.3)
+    assert basic["overhead_vs_peer"] == pytest.approx(0.5)
+    verdicts = {target["target"]: target["ok"] for target in summary["targets"]}
+    assert verdicts == {
+        "integration tax, basic <= 0.35": True,
+        "overhead / pyramid_opentracing's, basic <= 0.6": True,
+        "no-op tracer time / bare <= 1.2": True,
+        "excluded request within noise of bare": True,
+        "trace_all = false within noise of bare": False,
+    }
+    assert summary["noise_us"] == pytest.approx(0.5)
+    result = {"timing": {"stats": stats, "skipped": {}}, "summary": summary}
+    text = run.table(result)
+    assert "| bare Pyramid | 10.0 | 9.9 | 19.0 | +0.0 | 1.00 |" in text
+    assert "| basictracer, no-op recorder | 7.0 | 10.0 | 20.0 | 0.50 | 0.30 | 1.30 |" in text
+
+
+def test_docs_page_is_rewritten_between_its_markers(tmp_path: Path) -> None:
+    """make bench replaces only the results section of the performance page."""
+    page = tmp_path / "performance.md"
+    page.write_text(f"# Title\n\n{run.DOCS_START}\nold\n{run.DOCS_END}\n\nafter\n")
+    result = {
+        "date": "2026-01-01T00:00:00Z",
+        "machine": {
+            "cpu": "CPU",
+            "machine": "x86_64",
+            "logical_cpus": 2,
+            "implementation": "CPython",
+            "python": "3.11.7",
+            "platform": "Linux",
+            "packages": {"pyramid": "2.1"},
+        },
+        "settings": {"rounds": 5, "ops": 20_000},
+        "seconds": 200.0,
+    }
+    run.write_docs(page, result, "| table |")
+    text = page.read_text()
+    assert text.startswith("# Title\n\n" + run.DOCS_START)
+    assert "old" not in text
+    assert "2 logical CPUs, CPython 3.11.7" in text
+    assert text.endswith(f"| table |\n{run.DOCS_END}\n\nafter\n")
