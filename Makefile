@@ -12,7 +12,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# basictracer asks for "protobuf>=3.0.0b2", which lets pip pick a protobuf pre-release.
-	$(BIN)/python -m pip install --quiet --only-final protobuf -e '.[dev]'
+	# The bench extra too: the benchmark smoke test runs every peer variant, so none can rot.
+	$(BIN)/python -m pip install --quiet --only-final protobuf -e '.[dev,bench]'
 	touch $(STAMP)
 
 lint: $(STAMP)
@@ -48,5 +49,4 @@ stress: $(STAMP)
 # minutes; not part of make test). Writes benchmarks/results/latest.json and the table in
 # docs/performance.md.
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet --only-final protobuf -e '.[dev,bench]'
 	$(BIN)/python -m benchmarks.run --docs docs/performance.md
