@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, Final, cast
+from typing import Any, Final
 
 try:
     import httpx
@@ -149,6 +149,48 @@ def _split(kwargs: dict[str, Any]) -> dict[str, Any]:
     return transport_kwargs
 
 
+# What differs between the sync and the async client: the default transport, the base class a
+# given transport must have, and the tracing wrapper.
+_KINDS: Final[dict[str, tuple[type[Any], type[Any], type[Any]]]] = {
+    "traced_httpx_client": (httpx.HTTPTransport, httpx.BaseTransport, _TracedTransport),
+    "traced_httpx_async_client": (
+        httpx.AsyncHTTPTransport,
+        httpx.AsyncBaseTransport,
+        _TracedAsyncTransport,
+    ),
+}
+
+
+def _traced_transports(
+    function: str,
+    tracing: object,
+    tags: object,
+    transport: object,
+    mounts: Mapping[str, Any] | None,
+    kwargs: dict[str, Any],
+) -> tuple[Any, dict[str, Any] | None]:
+    """The traced transport and mounts of a client built by ``function``; checks arguments."""
+    default, base, wrapper = _KINDS[function]
+    checked, extra_tags = check_tracing(function, tracing, tags)
+    outbound = Outbound(checked, "httpx", extra_tags)
+    transport_kwargs = _split(kwargs)
+    if transport is None:
+        transport = default(**transport_kwargs)
+    elif "proxy" in transport_kwargs:
+        msg = f"{function}() takes proxy or transport, not both: give the proxy to the transport"
+        raise TypeError(msg)
+    elif not isinstance(transport, base):
+        msg = f"{function}() takes an httpx.{base.__name__} as transport, got {transport!r}"
+        raise TypeError(msg)
+    traced_mounts = None
+    if mounts is not None:
+        traced_mounts = {
+            pattern: None if mounted is None else wrapper(mounted, outbound)
+            for pattern, mounted in mounts.items()
+        }
+    return wrapper(transport, outbound), traced_mounts
+
+
 def traced_httpx_client(
     tracing: Tracing | opentracing.Tracer | None = None,
     *,
@@ -186,29 +228,10 @@ def traced_httpx_client(
     Raises:
         TypeError: an argument has the wrong type.
     """
-    tracing, extra_tags = check_tracing("traced_httpx_client", tracing, tags)
-    outbound = Outbound(tracing, "httpx", extra_tags)
-    transport_kwargs = _split(kwargs)
-    if transport is None:
-        transport = httpx.HTTPTransport(**transport_kwargs)
-    elif "proxy" in transport_kwargs:
-        msg = (
-            "traced_httpx_client() takes proxy or transport, not both: give the proxy to "
-            "the transport"
-        )
-        raise TypeError(msg)
-    elif not isinstance(cast("object", transport), httpx.BaseTransport):
-        msg = f"traced_httpx_client() takes an httpx.BaseTransport as transport, got {transport!r}"
-        raise TypeError(msg)
-    traced_mounts: dict[str, httpx.BaseTransport | None] | None = None
-    if mounts is not None:
-        traced_mounts = {
-            pattern: None if mounted is None else _TracedTransport(mounted, outbound)
-            for pattern, mounted in mounts.items()
-        }
-    return httpx.Client(
-        transport=_TracedTransport(transport, outbound), mounts=traced_mounts, **kwargs
+    traced, traced_mounts = _traced_transports(
+        "traced_httpx_client", tracing, tags, transport, mounts, kwargs
     )
+    return httpx.Client(transport=traced, mounts=traced_mounts, **kwargs)
 
 
 def traced_httpx_async_client(
@@ -241,29 +264,7 @@ def traced_httpx_async_client(
     Raises:
         TypeError: an argument has the wrong type.
     """
-    tracing, extra_tags = check_tracing("traced_httpx_async_client", tracing, tags)
-    outbound = Outbound(tracing, "httpx", extra_tags)
-    transport_kwargs = _split(kwargs)
-    if transport is None:
-        transport = httpx.AsyncHTTPTransport(**transport_kwargs)
-    elif "proxy" in transport_kwargs:
-        msg = (
-            "traced_httpx_async_client() takes proxy or transport, not both: give the proxy "
-            "to the transport"
-        )
-        raise TypeError(msg)
-    elif not isinstance(cast("object", transport), httpx.AsyncBaseTransport):
-        msg = (
-            "traced_httpx_async_client() takes an httpx.AsyncBaseTransport as transport, "
-            f"got {transport!r}"
-        )
-        raise TypeError(msg)
-    traced_mounts: dict[str, httpx.AsyncBaseTransport | None] | None = None
-    if mounts is not None:
-        traced_mounts = {
-            pattern: None if mounted is None else _TracedAsyncTransport(mounted, outbound)
-            for pattern, mounted in mounts.items()
-        }
-    return httpx.AsyncClient(
-        transport=_TracedAsyncTransport(transport, outbound), mounts=traced_mounts, **kwargs
+    traced, traced_mounts = _traced_transports(
+        "traced_httpx_async_client", tracing, tags, transport, mounts, kwargs
     )
+    return httpx.AsyncClient(transport=traced, mounts=traced_mounts, **kwargs)
