@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import opentracing
-from hypothesis import given, settings
+import pytest
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from opentracing.mocktracer import MockTracer
 from pyramid.config import Configurator
@@ -14,7 +15,13 @@ from webob.headers import EnvironHeaders
 from webtest import TestApp
 
 import pyramid_tracing
-from pyramid_tracing._carrier import HeaderCarrier
+import pyramid_tracing._tracing
+from pyramid_tracing._carrier import (
+    HeaderCarrier,
+    context_header_check,
+    empty_context_check,
+    span_batch_type,
+)
 from pyramid_tracing._settings import DEFAULT_SENSITIVE_HEADERS, DEFAULT_SENSITIVE_QUERY_PARAMS
 from pyramid_tracing._tags import TagPolicy
 from pyramid_tracing._tracing import _request_url, request_path
@@ -64,7 +71,8 @@ def test_header_carrier_reads_like_environ_headers(environ: dict[str, str]) -> N
         got = repr(exc)
     assert got == expected
     assert list(carrier.keys()) == list(headers.keys())
-    for name in ["host", "HOST", "X-B3-TraceId", "uber-trace-id", "Content-Type", "missing"]:
+    names = ["host", "HOST", "X-B3-TraceId", "uber-trace-id", "Content-Type", "missing"]
+    for name in [*names, "CONTENT_TYPE", "content-length", "Content_Length", "x_b3_traceid"]:
         assert carrier.get(name) == headers.get(name)
         assert (name in carrier) == (name in headers)
 
@@ -158,3 +166,315 @@ def test_noop_tracer_request_still_has_its_span() -> None:
     assert type(span) is opentracing.Span
     assert isinstance(current, pyramid_tracing.Tracing)
     assert pyramid_tracing.current_tracing() is None
+
+
+def _known_tracers() -> dict[str, opentracing.Tracer]:
+    from basictracer import BasicTracer
+    from basictracer.text_propagator import TextPropagator
+    from jaeger_client import Tracer as JaegerTracer
+    from jaeger_client.reporter import NullReporter
+    from jaeger_client.sampler import ConstSampler
+
+    basic = BasicTracer(scope_manager=pyramid_tracing.ScopeManager())
+    # The text propagator only: the binary one needs basictracer's old protobuf modules.
+    basic.register_propagator(opentracing.Format.HTTP_HEADERS, TextPropagator())
+    jaeger = JaegerTracer(
+        service_name="hot-path",
+        reporter=NullReporter(),
+        sampler=ConstSampler(True),
+        scope_manager=pyramid_tracing.ScopeManager(),
+    )
+    return {
+        "basic": basic,
+        "mock": MockTracer(scope_manager=pyramid_tracing.ScopeManager()),
+        "jaeger": jaeger,
+    }
+
+
+KNOWN_TRACERS = _known_tracers()
+
+context_keys = st.one_of(
+    st.sampled_from(
+        [
+            "HTTP_HOST",
+            "HTTP_OT_TRACER_TRACEID",
+            "HTTP_OT_TRACER_SPANID",
+            "HTTP_OT_TRACER_SAMPLED",
+            "HTTP_OT-TRACER-TRACEID",
+            "HTTP_ot_tracer_spanid",
+            "HTTP_OT_BAGGAGE_USER",
+            "HTTP_Ot-Baggage-X",
+            "HTTP_UBER_TRACE_ID",
+            "HTTP_UBER-TRACE-ID",
+            "HTTP_uber_trace_id",
+            "HTTP_UBERCTX_USER",
+            "HTTP_JAEGER_DEBUG_ID",
+            "HTTP_JAEGER_BAGGAGE",
+            "HTTP_TRACEPARENT",
+            "CONTENT_TYPE",
+            "HTTP_CONTENT_TYPE",
+            "HTTP_OT_TRACER_TRACEİD",
+            "HTTP_\u212aEY",
+            "wsgi.url_scheme",
+        ]
+    ),
+    st.text(alphabet="HTP_OTRACEBGUJD-abrt\u0131\u0130", min_size=1, max_size=16),
+)
+context_values = st.sampled_from(["1", "a", "true", "1:2:0:1", "k=v", "zz"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    environ=st.dictionaries(context_keys, context_values, max_size=6),
+    name=st.sampled_from(sorted(KNOWN_TRACERS)),
+)
+def test_skipped_extraction_would_have_found_no_context(
+    environ: dict[str, str], name: str
+) -> None:
+    """When the header check skips extraction, the tracer's extract finds no context either."""
+    tracer = KNOWN_TRACERS[name]
+    may_carry = context_header_check(tracer)
+    assert may_carry is not None
+    if may_carry(environ):
+        return
+    try:
+        found = tracer.extract(opentracing.Format.HTTP_HEADERS, HeaderCarrier(environ))
+    except opentracing.SpanContextCorruptedException:
+        found = None
+    except KeyError:
+        # WebOb names "HTTP_A-B" as "A-B" and then cannot look it up: no context either.
+        found = None
+    assert found is None
+
+
+def test_header_check_lets_context_headers_through() -> None:
+    """A request with a tracer's own headers is extracted, whatever their case or separator."""
+    checks = {name: context_header_check(tracer) for name, tracer in KNOWN_TRACERS.items()}
+    assert checks["basic"] is not None
+    assert checks["mock"] is not None
+    assert checks["jaeger"] is not None
+    assert checks["basic"]({"HTTP_OT_TRACER_TRACEID": "1"})
+    assert checks["mock"]({"HTTP_Ot-Baggage-User": "x"})
+    assert checks["jaeger"]({"HTTP_uber_trace_id": "1:2:0:1"})
+    assert checks["jaeger"]({"HTTP_UBERCTX_USER": "x"})
+    assert not checks["jaeger"]({"HTTP_OT_TRACER_TRACEID": "1", "HTTP_HOST": "h"})
+    assert checks["basic"]({"HTTP_\u212aEY": "x"})  # a non-ASCII key: full extraction
+    assert checks["basic"]({1: "x"})  # type: ignore[dict-item]  # a key that is not text
+
+
+def test_header_check_only_for_known_classes_and_propagators() -> None:
+    """Subclasses and other tracers get no check; a propagator registered later disables it."""
+    from basictracer import BasicTracer
+    from opentracing.mocktracer.propagator import Propagator
+
+    class MyBasic(BasicTracer):  # type: ignore[misc]
+        pass
+
+    assert context_header_check(MyBasic()) is None
+    assert context_header_check(opentracing.Tracer()) is None
+
+    class AnyHeader(Propagator):  # type: ignore[misc]
+        def extract(self, carrier: Any) -> Any:
+            return None
+
+    tracer = MockTracer()
+    may_carry = context_header_check(tracer)
+    assert may_carry is not None
+    assert not may_carry({"HTTP_HOST": "h"})
+    tracer.register_propagator(opentracing.Format.HTTP_HEADERS, AnyHeader())
+    assert may_carry({"HTTP_HOST": "h"})
+
+
+def test_extracted_context_still_parents_the_server_span() -> None:
+    """With the check in place, a request carrying a MockTracer context is its child."""
+    tracer = MockTracer(scope_manager=pyramid_tracing.ScopeManager())
+    app = _app(tracer)
+    with tracer.start_active_span("client") as scope:
+        headers: dict[str, str] = {}
+        tracer.inject(scope.span.context, opentracing.Format.HTTP_HEADERS, headers)
+    app.get("/hello/a", headers=headers)
+    client, server = tracer.finished_spans()
+    assert server.parent_id == client.context.span_id
+    assert server.context.trace_id == client.context.trace_id
+    app.get("/hello/b")
+    assert tracer.finished_spans()[-1].parent_id is None
+
+
+def _shim_spans(monkeypatch: pytest.MonkeyPatch, *, batch: bool) -> list[Any]:
+    """Spans of an app traced by the OpenTelemetry shim, for 200, 404, 500 and raising views."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.shim.opentracing_shim import create_tracer
+    from pyramid.response import Response
+
+    if not batch:
+        monkeypatch.setattr(pyramid_tracing._tracing, "span_batch_type", lambda tracer: None)
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with Configurator(settings={"tracing.tracer": create_tracer(provider)}) as config:
+        config.include("pyramid_tracing")
+        config.add_route("hello", "/hello/{name}")
+        config.add_view(lambda request: Response("hi"), route_name="hello")
+        config.add_route("broken", "/broken")
+        config.add_view(lambda request: Response("no", status=503), route_name="broken")
+        config.add_route("fails", "/fails")
+
+        def fails(request: Any) -> Any:
+            raise ValueError("nope")
+
+        config.add_view(fails, route_name="fails")
+        config.add_view(lambda exc, request: Response("handled", status=500), context=ValueError)
+    app = TestApp(config.make_wsgi_app())
+    app.get("/hello/a")
+    app.get("/missing", status=404)
+    app.get("/broken", status=503)
+    app.get("/fails", status=500)
+    spans = exporter.get_finished_spans()
+    provider.shutdown()
+    return [
+        (
+            span.name,
+            [(k, v) for k, v in span.attributes.items()],
+            span.status.status_code,
+            [event.name for event in span.events],
+        )
+        for span in spans
+    ]
+
+
+def test_shim_finish_tags_in_one_call_equal_set_tag(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the OpenTelemetry shim, the finish tags set in one call are those set one by one."""
+    batched = _shim_spans(monkeypatch, batch=True)
+    monkeypatch.undo()
+    one_by_one = _shim_spans(monkeypatch, batch=False)
+    assert batched == one_by_one
+    assert [name for name, *_ in batched] == ["hello", "GET", "broken", "fails"]
+    assert ("http.route", "/hello/{name}") in batched[0][1]
+
+
+def test_shim_empty_context_is_recognised_only_when_empty() -> None:
+    """The shim's extracted "no context" starts a new trace; a real one is still the parent."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.shim.opentracing_shim import create_tracer
+
+    provider = TracerProvider()
+    tracer = create_tracer(provider)
+    is_empty = empty_context_check(tracer)
+    assert is_empty is not None
+    headers = HeaderCarrier({"HTTP_HOST": "h"})
+    assert is_empty(tracer.extract(opentracing.Format.HTTP_HEADERS, headers))
+    remote = HeaderCarrier(
+        {"HTTP_TRACEPARENT": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+    )
+    assert not is_empty(tracer.extract(opentracing.Format.HTTP_HEADERS, remote))
+    assert empty_context_check(MockTracer()) is None
+    assert span_batch_type(MockTracer()) is None
+    provider.shutdown()
+
+
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+otel_keys = st.sampled_from(
+    [
+        "HTTP_HOST",
+        "HTTP_TRACEPARENT",
+        "HTTP_TRACESTATE",
+        "HTTP_BAGGAGE",
+        "HTTP_traceparent",
+        "HTTP_Traceparent",
+        "HTTP_UBER_TRACE_ID",
+        "HTTP_OT_TRACER_TRACEID",
+        "CONTENT_TYPE",
+    ]
+)
+otel_values = st.sampled_from([TRACEPARENT, "k=v", "", "junk", "congo=t61rcWkgMzE"])
+
+
+def _shim() -> Any:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.shim.opentracing_shim import create_tracer
+
+    return create_tracer(TracerProvider())
+
+
+SHIM = _shim()
+
+
+@settings(max_examples=300, deadline=None)
+@given(environ=st.dictionaries(otel_keys, otel_values, max_size=5))
+def test_shim_skipped_extraction_would_have_found_no_context(environ: dict[str, str]) -> None:
+    """When the header check skips the shim's extraction, extracting finds no context either."""
+    may_carry = context_header_check(SHIM)
+    is_empty = empty_context_check(SHIM)
+    assert may_carry is not None
+    assert is_empty is not None
+    if not may_carry(environ):
+        assert is_empty(SHIM.extract(opentracing.Format.HTTP_HEADERS, HeaderCarrier(environ)))
+    if environ.get("HTTP_TRACEPARENT") == TRACEPARENT:
+        assert may_carry(environ)
+
+
+def test_shim_header_check_needs_the_default_propagators() -> None:
+    """Another global propagator (B3, Jaeger, a custom one) always gets the full extraction."""
+    from opentelemetry import propagate
+    from opentelemetry.propagators.textmap import DefaultGetter, TextMapPropagator
+
+    class Custom(TextMapPropagator):  # type: ignore[misc]
+        def extract(self, carrier: Any, context: Any = None, getter: Any = None) -> Any:
+            return context
+
+        def inject(self, carrier: Any, context: Any = None, setter: Any = None) -> None:
+            pass
+
+        @property
+        def fields(self) -> set[str]:
+            return {"x-custom"}
+
+    may_carry = context_header_check(SHIM)
+    assert may_carry is not None
+    assert not may_carry({"HTTP_HOST": "h"})
+    assert may_carry({"HTTP_TRACEPARENT": TRACEPARENT})
+    default = propagate.get_global_textmap()
+    try:
+        propagate.set_global_textmap(Custom())
+        assert may_carry({"HTTP_HOST": "h"})
+        from opentelemetry.propagators.composite import CompositePropagator
+        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+        propagate.set_global_textmap(TraceContextTextMapPropagator())
+        assert not may_carry({"HTTP_HOST": "h"})
+        propagate.set_global_textmap(
+            CompositePropagator([TraceContextTextMapPropagator(), Custom()])
+        )
+        assert may_carry({"HTTP_HOST": "h"})
+    finally:
+        propagate.set_global_textmap(default)
+    assert DefaultGetter().get(HeaderCarrier({"HTTP_TRACEPARENT": "t"}), "traceparent") == ["t"]
+
+
+query_parts = st.sampled_from(["token", "=", "a", "#", "&", "@", "%74oken", "+", "?"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    path=st.one_of(st.sampled_from(["hello/world", "", "a@b"]), path_text),
+    query=st.lists(query_parts, max_size=6).map("".join),
+    host=st.sampled_from([None, "h", "h:80", "u:p@h", "h?x=1", "h#f", "[::1]:8080"]),
+)
+@example(path="p", query="token=a#b", host="h")
+@example(path="p", query="token=a", host="h?x=1")
+@example(path="p", query="token=a@b", host="h")
+@example(path="p", query="token=a", host="u:p@h")
+def test_url_tag_equals_redacting_request_url(path: str, query: str, host: str | None) -> None:
+    """The http.url tag built in one pass is TagPolicy.url of the request's URL."""
+    environ = Request.blank("/").environ
+    environ["PATH_INFO"] = ("/" + path).encode("utf-8").decode("latin-1")
+    environ["QUERY_STRING"] = query
+    if host is None:
+        environ.pop("HTTP_HOST", None)
+    else:
+        environ["HTTP_HOST"] = host
+    request = Request(environ)
+    tracing = pyramid_tracing.Tracing(MockTracer())
+    assert tracing._url_tag(request) == tracing.policy.url(_request_url(request))

@@ -9,12 +9,13 @@ with the names translated once per distinct environ key for the life of the proc
 
 from __future__ import annotations
 
-from collections.abc import ItemsView, Iterator
+from collections.abc import Callable, ItemsView, Iterator
 from typing import Any, Final
 
+from opentracing import Format
 from webob.headers import EnvironHeaders
 
-__all__ = ["HeaderCarrier"]
+__all__ = ["HeaderCarrier", "context_header_check", "empty_context_check"]
 
 # Environ keys WebOb names irregularly ("HTTP_CONTENT_TYPE" -> "Content_Type") or in a way
 # that does not map back to the same key: these requests get WebOb's own mapping.
@@ -24,6 +25,20 @@ _SPECIAL: Final = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Le
 # Bounded: header names come from clients, and a cache keyed by them must not grow forever.
 _MAX_NAMES: Final = 2048
 _names: dict[str, str] = {}
+# WebOb's header2key: how it turns a header name (upper-cased) into an environ key.
+_HEADER_KEYS: Final = {
+    "CONTENT-TYPE": "CONTENT_TYPE",
+    "CONTENT-LENGTH": "CONTENT_LENGTH",
+    "CONTENT_TYPE": "HTTP_CONTENT_TYPE",
+    "CONTENT_LENGTH": "HTTP_CONTENT_LENGTH",
+}
+
+
+def _environ_key(name: str) -> str:
+    """WebOb's ``_trans_name``: the environ key of the header ``name``."""
+    upper = name.upper()
+    key = _HEADER_KEYS.get(upper)
+    return "HTTP_" + upper.replace("-", "_") if key is None else key
 
 
 def _translate(key: object) -> str:
@@ -69,6 +84,14 @@ class HeaderCarrier(EnvironHeaders):
         # Other spellings ("traceparent" for "Traceparent"): WebOb's lookup.
         return super().__getitem__(name)
 
+    def get(self, name: str, default: Any = None) -> Any:
+        """WebOb's lookup, without raising and catching ``KeyError`` for a missing header.
+
+        The OpenTelemetry propagators look up each of their headers with ``get``, and most
+        requests carry none of them.
+        """
+        return self.environ.get(_environ_key(name), default)
+
     def __iter__(self) -> Iterator[str]:
         items = self._headers()
         return super().__iter__() if items is None else iter(items)
@@ -104,3 +127,181 @@ def _read(environ: dict[str, Any]) -> dict[str, str]:
                 return _IRREGULAR_ENVIRON
             items[name] = value
     return items
+
+
+# -- skipping extraction when no header can carry a context ----------------------------------
+#
+# basictracer, MockTracer and jaeger-client extract by iterating over every header (MockTracer
+# then raises when it found none of its own), which costs more than the rest of the request's
+# glue. Their code reads only headers whose lowercase names equal or start with a few known
+# strings; when no WSGI environ key contains one of them, extraction finds no context, and is
+# skipped. Only these exact tracer and propagator classes qualify: a subclass, another
+# propagator, or a non-ASCII environ key always gets the full extraction.
+
+_OT_NEEDLES: Final = ("OT_TRACER_", "OT_BAGGAGE_")
+
+
+def _needle(header: str) -> str:
+    """An ASCII header name as it appears in an environ key, upper-cased with ``_`` for ``-``."""
+    return header.upper().replace("-", "_")
+
+
+def _may_carry(environ: dict[str, Any], needles: tuple[str, ...]) -> bool:
+    """Whether an environ key might hold a header named (or prefixed) by one of ``needles``.
+
+    The header name of ``HTTP_X_Y`` is ``x-y`` in lowercase, so for ASCII keys a header named
+    ``n`` has a key that contains ``_needle(n)`` once upper-cased with ``_`` for ``-``.
+    """
+    try:
+        keys = "\n".join(environ)
+    except TypeError:  # a key that is not a string: let the tracer decide
+        return True
+    if not keys.isascii():
+        return True
+    keys = keys.upper()
+    if "-" in keys:  # WSGI servers write "_"; a "-" is rare
+        keys = keys.replace("-", "_")
+    for needle in needles:  # noqa: SIM110 - a loop: faster than any() over a generator
+        if needle in keys:
+            return True
+    return False
+
+
+def context_header_check(tracer: object) -> Callable[[dict[str, Any]], bool] | None:
+    """``may_carry(environ)`` for a tracer whose extraction is known, else ``None``.
+
+    ``may_carry`` is false only when the tracer's ``extract(Format.HTTP_HEADERS, ...)`` on
+    these headers would find no span context (return ``None`` or raise
+    ``SpanContextCorruptedException``). It re-checks the tracer's propagator on each call,
+    so a propagator registered later is honoured.
+    """
+    module = type(tracer).__module__
+    if module == "basictracer.tracer":
+        from basictracer import BasicTracer  # type: ignore[import-untyped]
+        from basictracer.text_propagator import (  # type: ignore[import-untyped]
+            TextPropagator as BasicPropagator,
+        )
+
+        if type(tracer) is BasicTracer:
+            return _ot_check(tracer, BasicPropagator)
+    elif module == "opentracing.mocktracer.tracer":
+        from opentracing.mocktracer import MockTracer
+        from opentracing.mocktracer.text_propagator import TextPropagator as MockPropagator
+
+        if type(tracer) is MockTracer:
+            return _ot_check(tracer, MockPropagator)
+    elif module == "opentelemetry.shim.opentracing_shim":
+        from opentelemetry.shim.opentracing_shim import TracerShim
+
+        if type(tracer) is TracerShim:
+            return _otel_check()
+    elif module == "jaeger_client.tracer":
+        from jaeger_client.tracer import Tracer as JaegerTracer
+
+        if type(tracer) is JaegerTracer:
+            return _jaeger_check(tracer)
+    return None
+
+
+def _ot_check(tracer: Any, propagator_type: type) -> Callable[[dict[str, Any]], bool]:
+    propagators = tracer._propagators
+
+    def may_carry(environ: dict[str, Any]) -> bool:
+        propagator = propagators.get(Format.HTTP_HEADERS)
+        if type(propagator) is not propagator_type:
+            return True
+        return _may_carry(environ, _OT_NEEDLES)
+
+    return may_carry
+
+
+def _otel_check() -> Callable[[dict[str, Any]], bool]:
+    """The OpenTelemetry shim extracts with the global propagator, by looking headers up.
+
+    With OpenTelemetry's default propagators (W3C trace context and baggage) it reads
+    ``traceparent`` (then ``tracestate``) and ``baggage`` with ``carrier.get``, which is
+    ``environ.get("HTTP_TRACEPARENT")`` and ``environ.get("HTTP_BAGGAGE")``: without these
+    keys there is no context to extract. Any other global propagator gets the full extraction.
+    """
+    from opentelemetry.baggage.propagation import W3CBaggagePropagator
+    from opentelemetry.propagate import get_global_textmap
+    from opentelemetry.propagators.composite import CompositePropagator
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    def known(propagator: object) -> bool:
+        kind = type(propagator)
+        return kind is TraceContextTextMapPropagator or kind is W3CBaggagePropagator
+
+    def may_carry(environ: dict[str, Any]) -> bool:
+        if "HTTP_TRACEPARENT" in environ or "HTTP_BAGGAGE" in environ:
+            return True
+        propagator = get_global_textmap()
+        if type(propagator) is CompositePropagator:
+            inner: list[object] = list(propagator._propagators)
+            return not all(known(each) for each in inner)
+        return not known(propagator)
+
+    return may_carry
+
+
+def _jaeger_check(tracer: Any) -> Callable[[dict[str, Any]], bool]:
+    from jaeger_client.codecs import TextCodec
+
+    codecs = tracer.codecs
+    known: list[tuple[tuple[object, ...], tuple[str, ...]]] = []
+
+    def may_carry(environ: dict[str, Any]) -> bool:
+        codec = codecs.get(Format.HTTP_HEADERS)
+        if type(codec) is not TextCodec:
+            return True
+        names = (
+            codec.trace_id_header,
+            codec.baggage_prefix,
+            codec.debug_id_header,
+            codec.baggage_header,
+        )
+        if not known or known[0][0] != names:
+            if not all(isinstance(name, str) and name.isascii() for name in names):
+                return True
+            known[:] = [(names, tuple(_needle(name) for name in names))]
+        return _may_carry(environ, known[0][1])
+
+    return may_carry
+
+
+def empty_context_check(tracer: object) -> Callable[[object], bool] | None:
+    """``is_empty(context)`` for a tracer whose extracted "no context" is known, else ``None``.
+
+    The OpenTelemetry shim's ``extract`` returns a context wrapping ``INVALID_SPAN_CONTEXT``
+    when the request carries none; starting a span under it gives a new root span, exactly as
+    starting it without a parent does, only slower (the shim wraps it in a non-recording span
+    and the SDK looks it up again).
+    """
+    if type(tracer).__module__ == "opentelemetry.shim.opentracing_shim":
+        from opentelemetry.shim.opentracing_shim import SpanContextShim, TracerShim
+        from opentelemetry.trace import INVALID_SPAN_CONTEXT
+
+        if type(tracer) is TracerShim:
+
+            def is_empty(context: object) -> bool:
+                if type(context) is not SpanContextShim:
+                    return False
+                return context.unwrap() is INVALID_SPAN_CONTEXT
+
+            return is_empty
+    return None
+
+
+def span_batch_type(tracer: object) -> type | None:
+    """The span class of ``tracer`` whose tags can be set in one ``unwrap().set_attributes``.
+
+    Only the OpenTelemetry shim's own ``SpanShim`` under its own ``TracerShim``: its
+    ``set_tag(key, value)`` is ``unwrap().set_attribute(key, value)``, and one
+    ``set_attributes`` sets the same attributes in the same order with one lock.
+    """
+    if type(tracer).__module__ == "opentelemetry.shim.opentracing_shim":
+        from opentelemetry.shim.opentracing_shim import SpanShim, TracerShim
+
+        if type(tracer) is TracerShim:
+            return SpanShim
+    return None

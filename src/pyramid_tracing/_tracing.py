@@ -21,7 +21,12 @@ from pyramid.request import Request as PyramidRequest
 from typing_extensions import ParamSpec
 from webob import Response as WebObResponse
 
-from ._carrier import HeaderCarrier
+from ._carrier import (
+    HeaderCarrier,
+    context_header_check,
+    empty_context_check,
+    span_batch_type,
+)
 from ._failures import failures
 from ._settings import TracingSettings
 from ._tags import TagPolicy, error_log, header_tags
@@ -201,6 +206,14 @@ class Tracing:
             "http.response.header.", settings.capture_response_headers
         )
         self._excluded_path = _path_matcher(settings.exclude_paths)
+        # The tracer the extraction shortcuts were decided for, and their checks (see _parent).
+        self._tracer_checks: tuple[
+            object,
+            Callable[[dict[str, Any]], bool] | None,
+            Callable[[object], bool] | None,
+        ] = (None, None, None)
+        # The span class whose finish tags go in one call (see span_batch_type).
+        self._batch_span_type: type | None = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} tracer={self._tracer!r}>"
@@ -229,13 +242,24 @@ class Tracing:
     # -- server spans ------------------------------------------------------------------------
 
     def _parent(self, tracer: opentracing.Tracer, request: Request) -> Any:
+        checks = self._tracer_checks
+        if checks[0] is not tracer:
+            # Decided once per tracer; one tuple, so that a thread never pairs a tracer with
+            # the checks of another (the global tracer may change while requests are served).
+            checks = (tracer, context_header_check(tracer), empty_context_check(tracer))
+            self._tracer_checks = checks
+            self._batch_span_type = span_batch_type(tracer)
         active = tracer.scope_manager.active
         if active is not None:
             # An outer WSGI layer already traces this request: nest under it.
             return active.span
+        _, may_carry, is_empty = checks
+        if may_carry is not None and not may_carry(request.environ):
+            return None  # no header that this tracer reads: nothing to extract
         try:
             carrier = cast("dict[str, str]", HeaderCarrier(request.environ))
-            return tracer.extract(Format.HTTP_HEADERS, carrier)
+            context = tracer.extract(Format.HTTP_HEADERS, carrier)
+            return None if is_empty is not None and is_empty(context) else context
         except _EXPECTED_EXTRACT_ERRORS:
             return None
         except Exception as exc:
@@ -278,7 +302,7 @@ class Tracing:
             **_SERVER_TAGS,
             # The method is the client's to choose (any token, any length): cut it like the rest.
             ext_tags.HTTP_METHOD: policy.truncate(request.method),
-            ext_tags.HTTP_URL: policy.url(_request_url(request)),
+            ext_tags.HTTP_URL: self._url_tag(request),
         }
         if self._request_headers:
             headers = request.headers
@@ -287,6 +311,23 @@ class Tracing:
                 if value is not None:
                     tags[tag] = policy.header(name, value)
         return tags
+
+    def _url_tag(self, request: Request) -> str:
+        """``policy.url(request.url)``, building and redacting a plain URL in one pass."""
+        policy = self.policy
+        environ = request.environ
+        path = _plain_path(environ)
+        if path is not None:
+            base: str = request.host_url + path
+            query = environ.get("QUERY_STRING")
+            # Without "@" there are no credentials to strip, and without "?" in the base or
+            # "#" in the query, policy.url would split the URL exactly here.
+            if "@" not in base and "?" not in base:
+                if not query:
+                    return policy.truncate(base)
+                if "@" not in query and "#" not in query:
+                    return policy.truncate(f"{base}?{policy.query_string(query)}")
+        return policy.url(_request_url(request))
 
     @staticmethod
     def _start_active(
@@ -349,6 +390,21 @@ class Tracing:
             name = request.method
         span.set_operation_name(self.policy.truncate(name))
         route = getattr(request, "matched_route", None)
+        if exception is None and response is not None and type(span) is self._batch_span_type:
+            # The OpenTelemetry shim: one set_attributes call on its span (one lock, one
+            # validation pass) instead of a set_tag, each with both, per tag.
+            status = response.status_code
+            span.unwrap().set_attributes(  # type: ignore[attr-defined]
+                {ext_tags.HTTP_STATUS_CODE: status}
+                if route is None
+                else {
+                    "pyramid.route": route.name,
+                    "http.route": route.pattern,
+                    ext_tags.HTTP_STATUS_CODE: status,
+                }
+            )
+            self._tag_response(span, request, response, status)
+            return
         if route is not None:
             span.set_tag("pyramid.route", route.name)
             span.set_tag("http.route", route.pattern)
@@ -364,6 +420,9 @@ class Tracing:
             return
         status = response.status_code
         span.set_tag(ext_tags.HTTP_STATUS_CODE, status)
+        self._tag_response(span, request, response, status)
+
+    def _tag_response(self, span: Span, request: Request, response: Response, status: int) -> None:
         if status >= 500:
             handled = getattr(request, "exception", None)
             if isinstance(handled, BaseException):
