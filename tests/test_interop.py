@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import attrs
@@ -82,18 +82,25 @@ class MockKit(Kit):
         return {"tracing.tracer": MockTracer(scope_manager=ScopeManager())}
 
     def collect(self, tracers: dict[str, opentracing.Tracer]) -> list[SpanRecord]:
-        return [
-            SpanRecord(
-                service,
-                span.operation_name,
-                span.context.trace_id,
-                span.context.span_id,
-                span.parent_id,
-                dict(span.tags),
-            )
-            for service, tracer in tracers.items()
-            for span in tracer.finished_spans()  # type: ignore[attr-defined]
-        ]
+        return _ot_records(tracers, lambda tracer: tracer.finished_spans())
+
+
+def _ot_records(
+    tracers: dict[str, opentracing.Tracer], spans_of: Callable[[Any], Iterable[Any]]
+) -> list[SpanRecord]:
+    """The records of the finished spans of OpenTracing-style spans (MockTracer, basictracer)."""
+    return [
+        SpanRecord(
+            service,
+            span.operation_name,
+            span.context.trace_id,
+            span.context.span_id,
+            span.parent_id,
+            dict(span.tags),
+        )
+        for service, tracer in tracers.items()
+        for span in spans_of(tracer)
+    ]
 
 
 class BasicKit(Kit):
@@ -112,18 +119,7 @@ class BasicKit(Kit):
         return {"tracing.tracer": tracer}
 
     def collect(self, tracers: dict[str, opentracing.Tracer]) -> list[SpanRecord]:
-        return [
-            SpanRecord(
-                service,
-                span.operation_name,
-                span.context.trace_id,
-                span.context.span_id,
-                span.parent_id,
-                dict(span.tags),
-            )
-            for service, tracer in tracers.items()
-            for span in tracer.recorder.get_spans()  # type: ignore[attr-defined]
-        ]
+        return _ot_records(tracers, lambda tracer: tracer.recorder.get_spans())
 
 
 def _jaeger_tag_value(tag: Any) -> Any:
