@@ -1,13 +1,15 @@
 """Run the benchmark suite: ``make bench`` or ``python -m benchmarks.run``.
 
-Each variant runs in its own subprocess (``benchmarks.worker``); the variants are interleaved
-round by round, so that a slow patch of the machine hits all of them alike. The table goes to
+Each variant runs in its own subprocess (``benchmarks.worker``), started once; the runner asks
+them for one short sample each in turn, round after round, so that a slow patch of the machine
+hits all of them alike. The table goes to
 stdout, the raw samples and the summary to ``benchmarks/results/``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import http.client
 import json
@@ -74,36 +76,97 @@ def _worker(args: list[str], env: dict[str, str], timeout: float = 600) -> dict[
 # -- timing ----------------------------------------------------------------------------------
 
 
+class _Sampler:
+    """One variant's ``benchmarks.worker samples`` subprocess: asked for one sample at a time."""
+
+    def __init__(self, name: str, opts: argparse.Namespace, env: dict[str, str]) -> None:
+        self.name = name
+        command = [
+            sys.executable,
+            "-m",
+            "benchmarks.worker",
+            "samples",
+            name,
+            f"--ops={opts.ops}",
+            f"--warmup={opts.warmup}",
+        ]
+        self.process = subprocess.Popen(
+            command,
+            env=env,
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.ready: dict[str, Any] = self._read()
+
+    def _read(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            self.process.wait(timeout=60)
+            assert self.process.stderr is not None
+            msg = f"{self.name} failed ({self.process.returncode}):\n{self.process.stderr.read()}"
+            raise RuntimeError(msg[-3000:])
+        result: dict[str, Any] = json.loads(line)
+        return result
+
+    def sample(self) -> float:
+        assert self.process.stdin is not None
+        self.process.stdin.write("sample\n")
+        self.process.stdin.flush()
+        return float(self._read()["us"])
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
 def time_variants(names: list[str], opts: argparse.Namespace, env: dict[str, str]) -> dict:
+    """Time every variant, each in its own subprocess, interleaved sample by sample.
+
+    Every variant's subprocess is started once (app built, warmed up) and then asked for one
+    sample of ``opts.ops`` operations at a time, variant after variant, round after round. A
+    round takes a few seconds, so a slow patch of a shared machine (they last seconds) hits
+    the samples of all variants alike, and each variant's best sample comes from the same
+    quiet moments as the others'.
+    """
     samples: dict[str, list[float]] = {name: [] for name in names}
     skipped: dict[str, str] = {}
     ops: dict[str, int] = {}
-    for round_no in range(opts.rounds):
-        # Rotate the order each round: no variant always runs first or right after another.
-        shift = round_no * max(1, len(names) // opts.rounds)
-        order = names[shift:] + names[:shift]
-        started = time.perf_counter()
-        for name in order:
-            if name in skipped:
+    samplers: list[_Sampler] = []
+    try:
+        for name in names:
+            sampler = _Sampler(name, opts, env)
+            if "skipped" in sampler.ready:
+                skipped[name] = sampler.ready["skipped"]
+                print(f"  skipped {name}: {skipped[name]}", file=sys.stderr)
+                sampler.close()
                 continue
-            result = _worker(
-                [
-                    "time",
-                    name,
-                    f"--ops={opts.ops}",
-                    f"--samples={opts.samples}",
-                    f"--warmup={opts.warmup}",
-                ],
-                env,
-            )
-            if "skipped" in result:
-                skipped[name] = result["skipped"]
-                print(f"  skipped {name}: {result['skipped']}", file=sys.stderr)
-                continue
-            samples[name].extend(result["samples_us"])
-            ops[name] = result["ops"]
-        took = time.perf_counter() - started
-        print(f"round {round_no + 1}/{opts.rounds} done in {took:.1f} s", file=sys.stderr)
+            ops[name] = sampler.ready["ops"]
+            samplers.append(sampler)
+        for round_no in range(opts.rounds):
+            # Rotate the order each round: no variant always runs first or right after another.
+            shift = round_no % max(1, len(samplers))
+            started = time.perf_counter()
+            for sampler in samplers[shift:] + samplers[:shift]:
+                samples[sampler.name].append(sampler.sample())
+            took = time.perf_counter() - started
+            if (round_no + 1) % 10 == 0 or round_no + 1 == opts.rounds:
+                print(
+                    f"round {round_no + 1}/{opts.rounds} done ({took:.1f} s each)",
+                    file=sys.stderr,
+                )
+    finally:
+        for sampler in samplers:
+            sampler.close()
     stats = {}
     for name, values in samples.items():
         if values:
@@ -258,8 +321,13 @@ def summarise(stats: dict[str, Any]) -> dict[str, Any]:
     targets = summary["targets"]
     for tracer in TRACERS:
         raw, pt, po = med(f"raw-{tracer}"), med(f"pt-{tracer}"), med(f"po-{tracer}")
+        floor = med(f"floor-{tracer}")
         row: dict[str, Any] = {"raw_span_us": raw}
-        for key, value in (("pyramid_tracing", pt), ("pyramid_opentracing", po)):
+        for key, value in (
+            ("pyramid_tracing", pt),
+            ("pyramid_opentracing", po),
+            ("floor", floor),
+        ):
             if value is None:
                 continue
             row[f"{key}_us"] = value
@@ -269,6 +337,8 @@ def summarise(stats: dict[str, Any]) -> dict[str, Any]:
                 row[f"{key}_tax"] = (value - bare - raw) / bare
         if pt is not None and po is not None and po > bare:
             row["overhead_vs_peer"] = (pt - bare) / (po - bare)
+        if floor is not None and po is not None and po > bare:
+            row["floor_vs_peer"] = (floor - bare) / (po - bare)
         summary["tracers"][tracer] = row
         if "pyramid_tracing_tax" in row:
             targets.append(
@@ -325,6 +395,7 @@ def table(result: dict[str, Any]) -> str:
     out.append("| --- | ---: | ---: | ---: | ---: | ---: |")
     request_names = ["bare"]
     request_names += [f"pt-{t}" for t in TRACERS] + [f"po-{t}" for t in TRACERS]
+    request_names += [f"floor-{t}" for t in TRACERS]
     request_names += [
         "otel-pyramid",
         "pt-basic-features",
@@ -343,9 +414,10 @@ def table(result: dict[str, Any]) -> str:
     out.append(
         "| tracer | raw span (µs) | pyramid_tracing overhead (µs) | pyramid_opentracing "
         "overhead (µs) | overhead / peer's | integration tax: pyramid_tracing | "
-        "integration tax: pyramid_opentracing |"
+        "integration tax: pyramid_opentracing | floor tween overhead (µs) | floor: tax, "
+        "overhead / peer's |"
     )
-    out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for tracer, row in summary.get("tracers", {}).items():
         out.append(
             f"| {TRACER_LABELS[tracer]} | {_fmt(row.get('raw_span_us'))} | "
@@ -353,13 +425,18 @@ def table(result: dict[str, Any]) -> str:
             f"{_fmt(row.get('pyramid_opentracing_overhead_us'))} | "
             f"{_fmt(row.get('overhead_vs_peer'), '.2f')} | "
             f"{_fmt(row.get('pyramid_tracing_tax'), '.2f')} | "
-            f"{_fmt(row.get('pyramid_opentracing_tax'), '.2f')} |"
+            f"{_fmt(row.get('pyramid_opentracing_tax'), '.2f')} | "
+            f"{_fmt(row.get('floor_overhead_us'))} | "
+            f"{_fmt(row.get('floor_tax'), '.2f')}, {_fmt(row.get('floor_vs_peer'), '.2f')} |"
         )
     out.append(
         "\nIntegration tax = (time - bare - raw span) / bare: what the integration costs beyond "
-        "the tracer's own span (start an active span, set 7 tags, finish). Overheads, ratios "
-        "and targets use each variant's best round (min): on a shared machine noise only "
-        "adds time."
+        "the tracer's own span (start an active span, set 7 tags, finish). The floor tween is "
+        "the least any integration can do: a bare tween making the same span (same 7 tags, "
+        "renamed after the route) with no extraction, redaction, error tagging or fail-open "
+        "handling; where its own tax or ratio misses a target, no integration can meet it. "
+        "Overheads, ratios and targets use each variant's best sample (min): on a shared "
+        "machine noise only adds time."
     )
     if any(name in stats for name in ("call-plain", "call-traced-basic")):
         out.append("\n### `@traced` per call, basictracer (µs per call)\n")
@@ -469,8 +546,9 @@ def write_docs(path: Path, result: dict[str, Any], text: str) -> None:
             DOCS_START,
             f"Run on {result['date']}: {info.get('cpu', info['machine'])}, "
             f"{info['logical_cpus']} logical CPUs, {info['implementation']} {info['python']} "
-            f"on {info['platform']}; {result['settings']['rounds']} rounds of "
-            f"{result['settings']['ops']:,} requests per variant; the whole run took "
+            f"on {info['platform']}; {result['settings']['rounds']} rounds of one sample of "
+            f"{result['settings']['ops']:,} requests per variant (client calls: 1,000), each "
+            "variant in its own long-lived subprocess; the whole run took "
             f"{result['seconds']:.0f} s.",
             "",
             f"Packages: {packages}.",
@@ -491,6 +569,7 @@ LABELS = {
     "bare": "bare Pyramid",
     **{f"pt-{t}": f"pyramid_tracing, {TRACER_LABELS[t]}" for t in TRACERS},
     **{f"po-{t}": f"pyramid_opentracing 1.0, {TRACER_LABELS[t]}" for t in TRACERS},
+    **{f"floor-{t}": f"floor: a bare tween, same span, {TRACER_LABELS[t]}" for t in TRACERS},
     "otel-pyramid": "opentelemetry-instrumentation-pyramid, dropping processor",
     "pt-basic-features": (
         "pyramid_tracing, basictracer, 5 attributes + 3 headers + 10 exclusion regexes"
@@ -511,9 +590,10 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.variants import VARIANTS
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
-    parser.add_argument("--rounds", type=int, default=5, help="rounds of all variants")
-    parser.add_argument("--ops", type=int, default=20_000, help="requests per sample")
-    parser.add_argument("--samples", type=int, default=1, help="samples per subprocess")
+    parser.add_argument(
+        "--rounds", type=int, default=40, help="rounds: one sample of every variant each"
+    )
+    parser.add_argument("--ops", type=int, default=2_000, help="requests per sample")
     parser.add_argument("--warmup", type=int, default=2_000, help="untimed requests first")
     parser.add_argument("--only", help="comma-separated variants (default: all)")
     parser.add_argument("--clients", type=int, default=8, help="keep-alive load clients")

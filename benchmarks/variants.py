@@ -281,6 +281,62 @@ def pyramid_opentracing_variant(tracer: str) -> Callable[[], Bench]:
     return make
 
 
+def floor_variant(tracer: str) -> Callable[[], Bench]:
+    """The least any integration can do: a bare tween that makes the same span.
+
+    It starts the active span with the four start tags (``request.url`` as it is), renames it
+    after the route and sets the three result tags. No extraction, redaction, error tagging,
+    exclusion or fail-open handling: nothing an integration for production can leave out, so
+    no integration can be faster. It shows what the tracer costs inside a real request.
+    """
+
+    def make() -> Bench:
+        kit = TRACERS[tracer]()
+        start = kit.tracer.start_active_span
+
+        def factory(handler: Callable[[Any], Any], registry: Any) -> Callable[[Any], Any]:
+            def floor_tween(request: Any) -> Any:
+                method = request.method
+                tags = {
+                    "component": "pyramid",
+                    "span.kind": "server",
+                    "http.method": method,
+                    "http.url": request.url,
+                }
+                with start(method, tags=tags, ignore_active_span=True) as scope:
+                    response = handler(request)
+                    span = scope.span
+                    route = request.matched_route
+                    span.set_operation_name(route.name)
+                    span.set_tag("pyramid.route", route.name)
+                    span.set_tag("http.route", route.pattern)
+                    span.set_tag("http.status_code", response.status_code)
+                    return response
+
+            return floor_tween
+
+        def setup(config: Configurator) -> None:
+            config.add_tween(f"{__name__}._FLOOR_TWEENS.{tracer}")
+
+        _FLOOR_TWEENS[tracer] = factory
+        return Bench(wsgi_loop(make_app(setup)), kit.reset)
+
+    return make
+
+
+class _Tweens(dict[str, Any]):
+    """Tween factories by dotted name (Pyramid's add_tween takes a dotted name)."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+_FLOOR_TWEENS = _Tweens()
+
+
 def otel_instrumentation() -> Bench:
     _require("opentelemetry.instrumentation.pyramid")
     from opentelemetry import trace
@@ -449,6 +505,7 @@ VARIANTS: dict[str, tuple[str, Callable[[], Bench]]] = {
     **{f"po-{t}": ("pyramid_opentracing", pyramid_opentracing_variant(t)) for t in TRACERS},
     "otel-pyramid": ("otel", otel_instrumentation),
     **{f"raw-{t}": ("raw", raw_span(t)) for t in TRACERS},
+    **{f"floor-{t}": ("floor", floor_variant(t)) for t in TRACERS if t != "noop"},
     "pt-basic-features": ("features", pyramid_tracing_variant("basic", **FEATURE_SETTINGS)),
     "pt-basic-excluded": (
         "features",

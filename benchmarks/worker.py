@@ -1,9 +1,10 @@
 """One benchmark subprocess: time one variant, serve one app, or watch memory.
 
 ``python -m benchmarks.worker time VARIANT --ops N --samples K --warmup W`` prints a JSON object
-with the per-operation times (µs) of each sample. ``serve VARIANT`` runs the app under waitress
-and prints its port. ``memory`` runs the memory check. The runner (:mod:`benchmarks.run`)
-starts these; run them by hand to look at one variant.
+with the per-operation times (µs) of each sample; ``samples VARIANT`` builds the variant once
+and times a sample each time the runner asks for one on stdin. ``serve VARIANT`` runs the app
+under waitress and prints its port. ``memory`` runs the memory check. The runner
+(:mod:`benchmarks.run`) starts these; run them by hand to look at one variant.
 """
 
 from __future__ import annotations
@@ -40,6 +41,43 @@ def time_variant(name: str, ops: int, samples: int, warmup: int) -> dict[str, An
     finally:
         bench.close()
     return {"variant": name, "ops": ops, "samples_us": results}
+
+
+def sample_loop(name: str, ops: int, warmup: int) -> None:
+    """Build variant ``name`` once, then time one sample per ``sample`` line read from stdin.
+
+    The runner keeps one such process per variant and asks them for samples in turn, so that
+    every variant samples the machine at nearly the same moments (see :mod:`benchmarks.run`).
+    Prints one JSON line when ready (or skipped), then one per sample; stops at EOF or
+    ``quit``.
+    """
+    _, make = variants.VARIANTS[name]
+    try:
+        bench = make()
+    except variants.Unavailable as exc:
+        _say({"variant": name, "skipped": str(exc)})
+        return
+    try:
+        ops = bench.ops or ops
+        bench.run(min(warmup, ops))
+        bench.reset()
+        _say({"variant": name, "ops": ops})
+        for line in sys.stdin:
+            if line.strip() != "sample":
+                break
+            gc.collect()
+            start = time.perf_counter()
+            bench.run(ops)
+            elapsed = time.perf_counter() - start
+            bench.reset()
+            _say({"us": elapsed / ops * 1e6})
+    finally:
+        bench.close()
+
+
+def _say(message: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
 
 
 def serve(name: str, threads: int) -> None:
@@ -154,6 +192,10 @@ def main(argv: list[str] | None = None) -> int:
     timing.add_argument("--ops", type=int, default=20_000)
     timing.add_argument("--samples", type=int, default=1)
     timing.add_argument("--warmup", type=int, default=2_000)
+    sampling = sub.add_parser("samples")
+    sampling.add_argument("variant", choices=sorted(variants.VARIANTS))
+    sampling.add_argument("--ops", type=int, default=2_000)
+    sampling.add_argument("--warmup", type=int, default=2_000)
     serving = sub.add_parser("serve")
     serving.add_argument("variant", choices=["bare", *(f"pt-{t}" for t in variants.TRACERS)])
     serving.add_argument("--threads", type=int, default=4)
@@ -164,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     smoking = sub.add_parser("smoke")
     smoking.add_argument("--ops", type=int, default=3)
     args = parser.parse_args(argv)
+    if args.mode == "samples":
+        sample_loop(args.variant, args.ops, args.warmup)
+        return 0
     if args.mode == "time":
         result = time_variant(args.variant, args.ops, args.samples, args.warmup)
     elif args.mode == "serve":

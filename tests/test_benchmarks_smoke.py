@@ -57,6 +57,37 @@ def test_timing_one_variant_reports_samples() -> None:
     assert all(sample > 0 for sample in result["samples_us"])
 
 
+def test_samples_mode_times_one_sample_per_request() -> None:
+    """The long-lived worker the runner drives: ready line, then one sample per request."""
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.worker", "samples", "floor-mock", "--ops=20"],
+        cwd=ROOT,
+        env=ENV,
+        input="sample\nsample\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    ready, *samples = (json.loads(line) for line in done.stdout.splitlines())
+    assert ready == {"variant": "floor-mock", "ops": 20}
+    assert len(samples) == 2
+    assert all(sample["us"] > 0 for sample in samples)
+
+
+def test_runner_interleaves_long_lived_workers() -> None:
+    """time_variants asks each variant's worker for one sample per round."""
+    opts = run.argparse.Namespace(rounds=3, ops=10, warmup=5)
+    result = run.time_variants(["bare", "pt-noop"], opts, ENV)
+    assert result["skipped"] == {}
+    for name in ("bare", "pt-noop"):
+        stats = result["stats"][name]
+        assert len(stats["samples_us"]) == 3
+        assert stats["ops_per_sample"] == 10
+        assert stats["min_us"] <= stats["median_us"] <= stats["max_us"]
+
+
 def test_memory_mode_reports_before_and_after() -> None:
     """The memory mode measures RSS and tracemalloc around its traced requests."""
     pytest.importorskip("psutil", reason="psutil (the bench extra) measures RSS")
@@ -89,6 +120,7 @@ def test_summary_and_table_from_samples() -> None:
         "pt-noop": stat(11.0),
         "pt-basic-excluded": stat(10.2),
         "pt-basic-trace-all-false": stat(11.0),
+        "floor-basic": stat(18.0),
     }
     summary = run.summarise(stats)
     basic = summary["tracers"]["basic"]
@@ -97,6 +129,9 @@ def test_summary_and_table_from_samples() -> None:
     assert basic["pyramid_tracing_tax"] == pytest.approx(3.1 / 9.9)
     assert basic["pyramid_opentracing_tax"] == pytest.approx(13.1 / 9.9)
     assert basic["overhead_vs_peer"] == pytest.approx(10.1 / 20.1)
+    assert basic["floor_overhead_us"] == pytest.approx(8.1)
+    assert basic["floor_tax"] == pytest.approx(1.1 / 9.9)
+    assert basic["floor_vs_peer"] == pytest.approx(8.1 / 20.1)
     verdicts = {target["target"]: target["ok"] for target in summary["targets"]}
     assert verdicts == {
         "integration tax, basic <= 0.35": True,
@@ -109,7 +144,10 @@ def test_summary_and_table_from_samples() -> None:
     result = {"timing": {"stats": stats, "skipped": {}}, "summary": summary}
     text = run.table(result)
     assert "| bare Pyramid | 10.0 | 9.9 | 19.0 | +0.0 | 1.00 |" in text
-    assert "| basictracer, no-op recorder | 7.0 | 10.1 | 20.1 | 0.50 | 0.31 | 1.32 |" in text
+    assert (
+        "| basictracer, no-op recorder | 7.0 | 10.1 | 20.1 | 0.50 | 0.31 | 1.32 | 8.1 | "
+        "0.11, 0.40 |" in text
+    )
 
 
 def test_docs_page_is_rewritten_between_its_markers(tmp_path: Path) -> None:

@@ -10,12 +10,12 @@ with the names translated once per distinct environ key for the life of the proc
 from __future__ import annotations
 
 from collections.abc import Callable, ItemsView, Iterator
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from opentracing import Format
 from webob.headers import EnvironHeaders
 
-__all__ = ["HeaderCarrier", "context_header_check", "empty_context_check"]
+__all__ = ["HeaderCarrier", "context_header_check", "empty_context_check", "environ_key"]
 
 # Environ keys WebOb names irregularly ("HTTP_CONTENT_TYPE" -> "Content_Type") or in a way
 # that does not map back to the same key: these requests get WebOb's own mapping.
@@ -134,37 +134,24 @@ def _read(environ: dict[str, Any]) -> dict[str, str]:
 # basictracer, MockTracer and jaeger-client extract by iterating over every header (MockTracer
 # then raises when it found none of its own), which costs more than the rest of the request's
 # glue. Their code reads only headers whose lowercase names equal or start with a few known
-# strings; when no WSGI environ key contains one of them, extraction finds no context, and is
-# skipped. Only these exact tracer and propagator classes qualify: a subclass, another
-# propagator, or a non-ASCII environ key always gets the full extraction.
+# strings; when the environ has no key for one of them, extraction finds no context, and is
+# skipped. Only these exact tracer and propagator classes qualify: a subclass or another
+# propagator always gets the full extraction.
+#
+# A header's environ key is "HTTP_" + its name upper-cased with "_" for "-" (the CGI rule of
+# RFC 3875, section 4.1.18, that PEP 3333 adopts, and how WebOb looks a header up); header
+# names are ASCII tokens (RFC 9110). An environ key that breaks the rule, such as
+# "HTTP_ot-tracer-traceid", comes from no WSGI server, and its header is not extracted.
 
-_OT_NEEDLES: Final = ("OT_TRACER_", "OT_BAGGAGE_")
+# Both MockTracer and basictracer need ot-tracer-traceid (and ot-tracer-spanid; basictracer
+# also ot-tracer-sampled) to find a context; baggage alone is no context (or a corrupt one).
+_OT_TRACE_ID_KEY: Final = "HTTP_OT_TRACER_TRACEID"
 
 
-def _needle(header: str) -> str:
-    """An ASCII header name as it appears in an environ key, upper-cased with ``_`` for ``-``."""
-    return header.upper().replace("-", "_")
-
-
-def _may_carry(environ: dict[str, Any], needles: tuple[str, ...]) -> bool:
-    """Whether an environ key might hold a header named (or prefixed) by one of ``needles``.
-
-    The header name of ``HTTP_X_Y`` is ``x-y`` in lowercase, so for ASCII keys a header named
-    ``n`` has a key that contains ``_needle(n)`` once upper-cased with ``_`` for ``-``.
-    """
-    try:
-        keys = "\n".join(environ)
-    except TypeError:  # a key that is not a string: let the tracer decide
-        return True
-    if not keys.isascii():
-        return True
-    keys = keys.upper()
-    if "-" in keys:  # WSGI servers write "_"; a "-" is rare
-        keys = keys.replace("-", "_")
-    for needle in needles:  # noqa: SIM110 - a loop: faster than any() over a generator
-        if needle in keys:
-            return True
-    return False
+def environ_key(header: str) -> str:
+    """The WSGI environ key of the request header ``header`` (RFC 3875, section 4.1.18)."""
+    name = header.upper().replace("-", "_")
+    return name if name in _SPECIAL else "HTTP_" + name
 
 
 def context_header_check(tracer: object) -> Callable[[dict[str, Any]], bool] | None:
@@ -210,7 +197,7 @@ def _ot_check(tracer: Any, propagator_type: type) -> Callable[[dict[str, Any]], 
         propagator = propagators.get(Format.HTTP_HEADERS)
         if type(propagator) is not propagator_type:
             return True
-        return _may_carry(environ, _OT_NEEDLES)
+        return _OT_TRACE_ID_KEY in environ
 
     return may_carry
 
@@ -245,10 +232,16 @@ def _otel_check() -> Callable[[dict[str, Any]], bool]:
 
 
 def _jaeger_check(tracer: Any) -> Callable[[dict[str, Any]], bool]:
+    """``may_carry`` for jaeger-client's text codec.
+
+    It finds a context in uber-trace-id, jaeger-debug-id, jaeger-baggage or any uberctx-*
+    header (the names its codec was configured with).
+    """
     from jaeger_client.codecs import TextCodec
 
     codecs = tracer.codecs
-    known: list[tuple[tuple[object, ...], tuple[str, ...]]] = []
+    # (the codec's names, their environ keys, the environ key prefix of the baggage headers)
+    known: list[tuple[tuple[object, ...], tuple[str, ...], str]] = []
 
     def may_carry(environ: dict[str, Any]) -> bool:
         codec = codecs.get(Format.HTTP_HEADERS)
@@ -256,15 +249,24 @@ def _jaeger_check(tracer: Any) -> Callable[[dict[str, Any]], bool]:
             return True
         names = (
             codec.trace_id_header,
-            codec.baggage_prefix,
             codec.debug_id_header,
             codec.baggage_header,
+            codec.baggage_prefix,
         )
         if not known or known[0][0] != names:
             if not all(isinstance(name, str) and name.isascii() for name in names):
                 return True
-            known[:] = [(names, tuple(_needle(name) for name in names))]
-        return _may_carry(environ, known[0][1])
+            keys = tuple(environ_key(cast("str", name)) for name in names)
+            # Searched for in all keys joined by newlines: "\n" marks where a key starts.
+            known[:] = [(names, keys[:3], "\n" + keys[3])]
+        _, keys, prefix = known[0]
+        for key in keys:
+            if key in environ:
+                return True
+        try:
+            return prefix in "\n" + "\n".join(environ)
+        except TypeError:  # a key that is not a string: let the tracer decide
+            return True
 
     return may_carry
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import traceback
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Final
 from urllib.parse import unquote_plus
 
@@ -48,6 +48,13 @@ class TagPolicy:
     sensitive_headers: frozenset[str]
     sensitive_query_params: frozenset[str]
     max_tag_length: int
+    # Finds any sensitive parameter name in a lowercased query (None when there are none).
+    _sensitive_in: Callable[[str], object] | None = attrs.field(
+        init=False,
+        repr=False,
+        eq=False,
+        default=attrs.Factory(lambda self: _any_of(self.sensitive_query_params), takes_self=True),
+    )
 
     def truncate(self, value: str) -> str:
         """Cut ``value`` to ``max_tag_length`` characters, ending with the truncation marker."""
@@ -97,6 +104,18 @@ class TagPolicy:
 
     def query_string(self, query: str) -> str:
         """``query`` with the values of sensitive parameters replaced by ``[REDACTED]``."""
+        sensitive_in = self._sensitive_in
+        if sensitive_in is None:
+            return query
+        # With nothing to decode, and ASCII (whose lowercasing is exact), a parameter can only
+        # be sensitive if its name occurs in the lowercased query.
+        if (
+            query.isascii()
+            and "%" not in query
+            and "+" not in query
+            and sensitive_in(query.lower()) is None
+        ):
+            return query
         sensitive = self.sensitive_query_params
         parts = query.split("&")
         for index, part in enumerate(parts):
@@ -195,6 +214,13 @@ def _safe_str(value: object) -> str:
         return str(value)
     except Exception as exc:
         return f"<unprintable {type(value).__name__}: {type(exc).__name__}>"
+
+
+def _any_of(names: Collection[str]) -> Callable[[str], object] | None:
+    """A search for any of ``names`` in a string, or ``None`` when there are no names."""
+    if not names:
+        return None
+    return re.compile("|".join(re.escape(name) for name in sorted(names))).search
 
 
 def error_log(exc: BaseException, policy: TagPolicy) -> dict[str, object]:

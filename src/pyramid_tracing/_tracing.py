@@ -9,7 +9,7 @@ import inspect
 import re
 import urllib.parse
 from collections.abc import Callable
-from typing import Any, Final, TypeVar, cast
+from typing import Any, Final, NamedTuple, TypeVar, cast
 
 import attrs
 import opentracing
@@ -29,6 +29,7 @@ from ._carrier import (
 )
 from ._failures import failures
 from ._settings import TracingSettings
+from ._shim import ServerSpanStarter, server_span_starter
 from ._tags import TagPolicy, error_log, header_tags
 from .typing import OperationNameFunc, Request, Response, StartSpanHook
 
@@ -57,6 +58,18 @@ _EXPECTED_EXTRACT_ERRORS: Final = (
 )
 
 
+class _TracerChecks(NamedTuple):
+    """What the hot path decided for one tracer (see :meth:`Tracing._checks`)."""
+
+    tracer: object
+    #: ``may_carry(environ)``: false when no header can carry a context (see _carrier).
+    may_carry: Callable[[dict[str, Any]], bool] | None
+    #: ``is_empty(context)``: true for an extracted context that is no context.
+    is_empty: Callable[[object], bool] | None
+    #: Starts the server span without the tracer's own activation (see _shim).
+    starter: ServerSpanStarter | None
+
+
 def current_tracing() -> Tracing | None:
     """The :class:`Tracing` of the request being served in the current context, or ``None``."""
     return _current.get()
@@ -64,12 +77,14 @@ def current_tracing() -> Tracing | None:
 
 def _name_by_route(request: Request) -> str:
     route = getattr(request, "matched_route", None)
-    return request.method if route is None else cast("str", route.name)
+    name: str = request.method if route is None else route.name
+    return name
 
 
 def _name_by_pattern(request: Request) -> str:
     route = getattr(request, "matched_route", None)
-    return request.method if route is None else cast("str", route.pattern)
+    name: str = request.method if route is None else route.pattern
+    return name
 
 
 def _name_by_method_route(request: Request) -> str:
@@ -188,6 +203,7 @@ class Tracing:
         self.settings: TracingSettings = settings
         self._start_span_hook = start_span_cb or settings.start_span_hook
         self._finish_span_hook = settings.finish_span_hook
+        self._no_hooks = self._start_span_hook is None and self._finish_span_hook is None
         # Everything the hot path needs, computed once.
         self.policy = TagPolicy(
             sensitive_headers=settings.sensitive_headers,
@@ -207,11 +223,7 @@ class Tracing:
         )
         self._excluded_path = _path_matcher(settings.exclude_paths)
         # The tracer the extraction shortcuts were decided for, and their checks (see _parent).
-        self._tracer_checks: tuple[
-            object,
-            Callable[[dict[str, Any]], bool] | None,
-            Callable[[object], bool] | None,
-        ] = (None, None, None)
+        self._tracer_checks = _TracerChecks(None, None, None, None)
         # The span class whose finish tags go in one call (see span_batch_type).
         self._batch_span_type: type | None = None
 
@@ -241,21 +253,36 @@ class Tracing:
 
     # -- server spans ------------------------------------------------------------------------
 
-    def _parent(self, tracer: opentracing.Tracer, request: Request) -> Any:
+    def _checks(self, tracer: opentracing.Tracer) -> _TracerChecks:
         checks = self._tracer_checks
-        if checks[0] is not tracer:
-            # Decided once per tracer; one tuple, so that a thread never pairs a tracer with
+        if checks.tracer is not tracer:
+            # Decided once per tracer; one object, so that a thread never pairs a tracer with
             # the checks of another (the global tracer may change while requests are served).
-            checks = (tracer, context_header_check(tracer), empty_context_check(tracer))
+            checks = _TracerChecks(
+                tracer,
+                context_header_check(tracer),
+                empty_context_check(tracer),
+                server_span_starter(tracer),
+            )
             self._tracer_checks = checks
             self._batch_span_type = span_batch_type(tracer)
+        return checks
+
+    def _parent(self, tracer: opentracing.Tracer, request: Request) -> Any:
         active = tracer.scope_manager.active
         if active is not None:
             # An outer WSGI layer already traces this request: nest under it.
             return active.span
-        _, may_carry, is_empty = checks
+        checks = self._checks(tracer)
+        may_carry = checks.may_carry
         if may_carry is not None and not may_carry(request.environ):
             return None  # no header that this tracer reads: nothing to extract
+        return self._extract(tracer, request, checks.is_empty)
+
+    @staticmethod
+    def _extract(
+        tracer: opentracing.Tracer, request: Request, is_empty: Callable[[object], bool] | None
+    ) -> Any:
         try:
             carrier = cast("dict[str, str]", HeaderCarrier(request.environ))
             context = tracer.extract(Format.HTTP_HEADERS, carrier)
@@ -273,7 +300,9 @@ class Tracing:
         it, because the route is only known after routing.
         """
         try:
-            tracer = self.tracer
+            tracer = self._tracer
+            if tracer is None:
+                tracer = opentracing.global_tracer()
             if type(tracer) is opentracing.Tracer:
                 # OpenTracing's own no-op tracer (the default global tracer): its spans drop
                 # every tag and context, so none is extracted or built.
@@ -281,9 +310,13 @@ class Tracing:
                     request.method, finish_on_close=True, ignore_active_span=True
                 )
             else:
-                scope = self._start_active(
-                    tracer, request.method, self._parent(tracer, request), self._tags(request)
-                )
+                checks = self._checks(tracer)
+                if checks.starter is None:
+                    scope = self._start_active(
+                        tracer, request.method, self._parent(tracer, request), self._tags(request)
+                    )
+                else:
+                    scope = self._start_direct(checks, checks.starter, request)
         except Exception as exc:
             failures.report("starting the server span", exc)
             return None
@@ -318,7 +351,13 @@ class Tracing:
         environ = request.environ
         path = _plain_path(environ)
         if path is not None:
-            base: str = request.host_url + path
+            host = environ.get("HTTP_HOST")
+            scheme = environ.get("wsgi.url_scheme")
+            if type(host) is str and ":" not in host and type(scheme) is str:
+                # What WebOb's host_url returns for a Host header without a port.
+                base = f"{scheme}://{host}{path}"
+            else:
+                base = request.host_url + path
             query = environ.get("QUERY_STRING")
             # Without "@" there are no credentials to strip, and without "?" in the base or
             # "#" in the query, policy.url would split the URL exactly here.
@@ -328,6 +367,29 @@ class Tracing:
                 if "@" not in query and "#" not in query:
                     return policy.truncate(f"{base}?{policy.query_string(query)}")
         return policy.url(_request_url(request))
+
+    def _start_direct(
+        self, checks: _TracerChecks, starter: ServerSpanStarter, request: Request
+    ) -> Scope:
+        """Start the span with ``starter``, which finds the active parent on its own."""
+        tracer = cast("opentracing.Tracer", checks.tracer)
+        may_carry = checks.may_carry
+        parent = None  # the starter nests the span under the current span, if any
+        if (may_carry is None or may_carry(request.environ)) and not starter.nests():
+            parent = self._extract(tracer, request, checks.is_empty)
+        name = request.method
+        tags = self._tags(request)
+        try:
+            scope = starter(name, parent, tags)
+        except Exception as exc:
+            if parent is None:
+                raise
+            failures.report("starting the server span under the extracted context", exc)
+            scope = None
+            parent = None
+        if scope is None:
+            return self._start_active(tracer, name, parent, tags)
+        return scope
 
     @staticmethod
     def _start_active(
@@ -388,7 +450,9 @@ class Tracing:
         except Exception as exc:
             failures.report("the operation_name callable", exc)
             name = request.method
-        span.set_operation_name(self.policy.truncate(name))
+        span.set_operation_name(
+            name if len(name) <= self.policy.max_tag_length else self.policy.truncate(name)
+        )
         route = getattr(request, "matched_route", None)
         if exception is None and response is not None and type(span) is self._batch_span_type:
             # The OpenTelemetry shim: one set_attributes call on its span (one lock, one
@@ -523,12 +587,11 @@ class Tracing:
         next request served by the same thread never sees it. ContextVars the view sets are
         not visible after the view returns, as with each request of an asyncio server.
         """
+        tracer = self._tracer
+        if tracer is None:
+            tracer = opentracing.global_tracer()
         run = self._run_traced_here
-        if (
-            type(self.tracer) is opentracing.Tracer
-            and self._start_span_hook is None
-            and self._finish_span_hook is None
-        ):
+        if type(tracer) is opentracing.Tracer and self._no_hooks:
             run = self._run_untagged
         return contextvars.copy_context().run(run, request, attributes, view, args, kwargs)
 
