@@ -117,6 +117,8 @@ def _path_matcher(patterns: tuple[re.Pattern[str], ...]) -> Callable[[str], obje
 
 # The characters WebOb never quotes in a path: urllib's always-safe ones and its PATH_SAFE.
 _PLAIN_PATH: Final = re.compile(r"[A-Za-z0-9_.~/!$&'()*+,;=:@-]*").fullmatch
+# A Host header that WebOb's host_url keeps as it is: a name without port, credentials or "?#".
+_PLAIN_HOST: Final = re.compile(r"[A-Za-z0-9.-]+").fullmatch
 
 
 def _plain_path(environ: dict[str, Any]) -> str | None:
@@ -349,23 +351,29 @@ class Tracing:
         """``policy.url(request.url)``, building and redacting a plain URL in one pass."""
         policy = self.policy
         environ = request.environ
-        path = _plain_path(environ)
-        if path is not None:
-            host = environ.get("HTTP_HOST")
-            scheme = environ.get("wsgi.url_scheme")
-            if type(host) is str and ":" not in host and type(scheme) is str:
-                # What WebOb's host_url returns for a Host header without a port.
-                base = f"{scheme}://{host}{path}"
-            else:
-                base = request.host_url + path
-            query = environ.get("QUERY_STRING")
-            # Without "@" there are no credentials to strip, and without "?" in the base or
-            # "#" in the query, policy.url would split the URL exactly here.
-            if "@" not in base and "?" not in base:
+        script_name = environ.get("SCRIPT_NAME", "")
+        path_info = environ.get("PATH_INFO")
+        host = environ.get("HTTP_HOST")
+        scheme = environ.get("wsgi.url_scheme")
+        if (
+            type(path_info) is str
+            and type(script_name) is str
+            and type(host) is str
+            and type(scheme) is str
+            and _PLAIN_HOST(host) is not None
+        ):
+            path = script_name + path_info if script_name else path_info
+            if _PLAIN_PATH(path) is not None:
+                # What WebOb's url is for a plain path and a Host without a port, credentials,
+                # "?" or "#": nothing to quote, nothing to strip, and the query starts at "?".
+                query = environ.get("QUERY_STRING")
                 if not query:
-                    return policy.truncate(base)
-                if "@" not in query and "#" not in query:
-                    return policy.truncate(f"{base}?{policy.query_string(query)}")
+                    url = f"{scheme}://{host}{path}"
+                elif "@" not in query and "#" not in query:
+                    url = f"{scheme}://{host}{path}?{policy.query_string(query)}"
+                else:
+                    return policy.url(_request_url(request))
+                return url if len(url) <= policy.max_tag_length else policy.truncate(url)
         return policy.url(_request_url(request))
 
     def _start_direct(
