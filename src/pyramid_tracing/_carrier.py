@@ -34,8 +34,12 @@ _HEADER_KEYS: Final = {
 }
 
 
-def _environ_key(name: str) -> str:
-    """WebOb's ``_trans_name``: the environ key of the header ``name``."""
+def environ_key(name: str) -> str:
+    """WebOb's ``_trans_name``: the environ key of the header ``name``.
+
+    For a header name that is an ASCII token this is the CGI rule (RFC 3875, section 4.1.18)
+    that WSGI servers follow: ``HTTP_`` + the name upper-cased with ``_`` for ``-``.
+    """
     upper = name.upper()
     key = _HEADER_KEYS.get(upper)
     return "HTTP_" + upper.replace("-", "_") if key is None else key
@@ -90,7 +94,7 @@ class HeaderCarrier(EnvironHeaders):
         The OpenTelemetry propagators look up each of their headers with ``get``, and most
         requests carry none of them.
         """
-        return self.environ.get(_environ_key(name), default)
+        return self.environ.get(environ_key(name), default)
 
     def __iter__(self) -> Iterator[str]:
         items = self._headers()
@@ -146,12 +150,6 @@ def _read(environ: dict[str, Any]) -> dict[str, str]:
 # Both MockTracer and basictracer need ot-tracer-traceid (and ot-tracer-spanid; basictracer
 # also ot-tracer-sampled) to find a context; baggage alone is no context (or a corrupt one).
 _OT_TRACE_ID_KEY: Final = "HTTP_OT_TRACER_TRACEID"
-
-
-def environ_key(header: str) -> str:
-    """The WSGI environ key of the request header ``header`` (RFC 3875, section 4.1.18)."""
-    name = header.upper().replace("-", "_")
-    return name if name in _SPECIAL else "HTTP_" + name
 
 
 def context_header_check(tracer: object) -> Callable[[dict[str, Any]], bool] | None:

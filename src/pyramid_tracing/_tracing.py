@@ -174,6 +174,23 @@ def find_request(args: tuple[object, ...]) -> Request | None:
     return None
 
 
+_S = TypeVar("_S")
+
+
+def _under_parent_or_root(start: Callable[[Any], _S], parent: Any) -> _S:
+    """``start(parent)``, or ``start(None)`` (a new root) when it fails under ``parent``.
+
+    A context the tracer extracted but cannot use must not cost the request its span.
+    """
+    try:
+        return start(parent)
+    except Exception as exc:
+        if parent is None:
+            raise
+        failures.report("starting the server span under the extracted context", exc)
+        return start(None)
+
+
 class Tracing:
     """Ties an OpenTracing tracer to the add-on's settings and traces requests with it.
 
@@ -302,9 +319,7 @@ class Tracing:
         it, because the route is only known after routing.
         """
         try:
-            tracer = self._tracer
-            if tracer is None:
-                tracer = opentracing.global_tracer()
+            tracer = self.tracer
             if type(tracer) is opentracing.Tracer:
                 # OpenTracing's own no-op tracer (the default global tracer): its spans drop
                 # every tag and context, so none is extracted or built.
@@ -351,29 +366,22 @@ class Tracing:
         """``policy.url(request.url)``, building and redacting a plain URL in one pass."""
         policy = self.policy
         environ = request.environ
-        script_name = environ.get("SCRIPT_NAME", "")
-        path_info = environ.get("PATH_INFO")
+        path = _plain_path(environ)
         host = environ.get("HTTP_HOST")
         scheme = environ.get("wsgi.url_scheme")
         if (
-            type(path_info) is str
-            and type(script_name) is str
+            path is not None
             and type(host) is str
             and type(scheme) is str
             and _PLAIN_HOST(host) is not None
         ):
-            path = script_name + path_info if script_name else path_info
-            if _PLAIN_PATH(path) is not None:
-                # What WebOb's url is for a plain path and a Host without a port, credentials,
-                # "?" or "#": nothing to quote, nothing to strip, and the query starts at "?".
-                query = environ.get("QUERY_STRING")
-                if not query:
-                    url = f"{scheme}://{host}{path}"
-                elif "@" not in query and "#" not in query:
-                    url = f"{scheme}://{host}{path}?{policy.query_string(query)}"
-                else:
-                    return policy.url(_request_url(request))
-                return url if len(url) <= policy.max_tag_length else policy.truncate(url)
+            # What WebOb's url is for a plain path and a Host without a port, credentials,
+            # "?" or "#": nothing to quote, nothing to strip, and the query starts at "?".
+            query = environ.get("QUERY_STRING")
+            if not query:
+                return policy.truncate(f"{scheme}://{host}{path}")
+            if "@" not in query and "#" not in query:
+                return policy.truncate(f"{scheme}://{host}{path}?{policy.query_string(query)}")
         return policy.url(_request_url(request))
 
     def _start_direct(
@@ -387,34 +395,21 @@ class Tracing:
             parent = self._extract(tracer, request, checks.is_empty)
         name = request.method
         tags = self._tags(request)
-        try:
-            scope = starter(name, parent, tags)
-        except Exception as exc:
-            if parent is None:
-                raise
-            failures.report("starting the server span under the extracted context", exc)
-            scope = None
-            parent = None
-        if scope is None:
-            return self._start_active(tracer, name, parent, tags)
-        return scope
+        scope = _under_parent_or_root(lambda parent: starter(name, parent, tags), parent)
+        # None: a parent of a kind the starter does not handle; the tracer's own path does.
+        return self._start_active(tracer, name, parent, tags) if scope is None else scope
 
     @staticmethod
     def _start_active(
         tracer: opentracing.Tracer, name: str, parent: Any, tags: dict[str, object]
     ) -> Scope:
-        try:
+        def start(parent: Any) -> Scope:
             return tracer.start_active_span(
                 name, child_of=parent, tags=tags, finish_on_close=True, ignore_active_span=True
             )
-        except Exception as exc:
-            if parent is None:
-                raise
-            # A context the tracer extracted but cannot use: start a new root instead.
-            failures.report("starting the server span under the extracted context", exc)
-            return tracer.start_active_span(
-                name, tags=tags, finish_on_close=True, ignore_active_span=True
-            )
+
+        scope: Scope = _under_parent_or_root(start, parent)
+        return scope
 
     def finish_server_span(
         self,
@@ -458,9 +453,7 @@ class Tracing:
         except Exception as exc:
             failures.report("the operation_name callable", exc)
             name = request.method
-        span.set_operation_name(
-            name if len(name) <= self.policy.max_tag_length else self.policy.truncate(name)
-        )
+        span.set_operation_name(self.policy.truncate(name))
         route = getattr(request, "matched_route", None)
         if exception is None and response is not None and type(span) is self._batch_span_type:
             # The OpenTelemetry shim: one set_attributes call on its span (one lock, one
@@ -595,11 +588,8 @@ class Tracing:
         next request served by the same thread never sees it. ContextVars the view sets are
         not visible after the view returns, as with each request of an asyncio server.
         """
-        tracer = self._tracer
-        if tracer is None:
-            tracer = opentracing.global_tracer()
         run = self._run_traced_here
-        if type(tracer) is opentracing.Tracer and self._no_hooks:
+        if type(self.tracer) is opentracing.Tracer and self._no_hooks:
             run = self._run_untagged
         return contextvars.copy_context().run(run, request, attributes, view, args, kwargs)
 
