@@ -124,6 +124,41 @@ def test_url_redaction_shortcut_equals_the_full_parse(url: str) -> None:
     assert POLICY.url(url) == _full_url_parse(url)
 
 
+def _always_split(policy: TagPolicy) -> TagPolicy:
+    """A copy of ``policy`` whose query redaction never takes the shortcut."""
+    splitting = TagPolicy(
+        sensitive_headers=policy.sensitive_headers,
+        sensitive_query_params=policy.sensitive_query_params,
+        max_tag_length=policy.max_tag_length,
+    )
+    object.__setattr__(splitting, "_sensitive_in", lambda query: True)
+    return splitting
+
+
+query_words = st.sampled_from(
+    ["token", "TOKEN", "id_token", "key", "keyboard", "a", "=", "&", " ", "\t", "\x1c", "\x85"]
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(query_words, max_size=8).map("".join))
+@example("a=1&token=x")
+@example("q=token&x=1")
+@example("&\x1c Key\t=1")
+@example("keyboard=1&key")
+def test_query_shortcut_equals_splitting(query: str) -> None:
+    """The sensitive-parameter search only skips the split when the split changes nothing."""
+    assert POLICY.query_string(query) == _always_split(POLICY).query_string(query)
+
+
+def test_query_shortcut_skips_values_that_look_like_names() -> None:
+    """A sensitive name as a value or inside a longer name is not a sensitive parameter."""
+    search = POLICY._sensitive_in
+    assert search is not None
+    assert search("&q=token&sort=signature&keyboard=1") is None
+    assert search("&a=1& token =2") is not None
+
+
 def test_url_redaction_shortcut_redacts_sensitive_parameters() -> None:
     """The shortcut still redacts a sensitive parameter, plain or percent-encoded."""
     assert POLICY.url("http://h/p?a=1&token=s3cret&%74oken=x#f") == (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from typing import Any
 
 from opentracing import Format
@@ -120,3 +122,27 @@ def test_inject_fails_open():
 
     response = build_app({"tracing.tracer": tracer}, configure).get("/inject")
     assert response.text == "{'a': 'b'}"
+
+
+def test_served_request_is_freed_without_the_garbage_collector(tracer: MockTracer):
+    """request.tracing refers to no request: no cycle, so reference counting frees it."""
+    requests: list[weakref.ref[Any]] = []
+
+    def view(request: Any) -> Response:
+        assert request.tracing.span is not None
+        requests.append(weakref.ref(request))
+        return Response("ok")
+
+    def configure(config: Configurator) -> None:
+        config.add_route("req", "/req")
+        config.add_view(view, route_name="req")
+
+    app = build_app({"tracing.tracer": tracer}, configure)
+    gc.collect()
+    gc.disable()
+    try:
+        app.get("/req")
+        assert requests[0]() is None
+    finally:
+        gc.enable()
+    assert len(tracer.finished_spans()) == 1

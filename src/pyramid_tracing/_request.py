@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import TYPE_CHECKING, TypeVar, cast
 
 import opentracing
@@ -11,7 +10,7 @@ from opentracing import Format, Scope, Span
 
 from ._config import get_tracing
 from ._failures import failures
-from ._tracing import Tracing
+from ._tracing import RequestState, Tracing
 from .typing import Request
 
 if TYPE_CHECKING:
@@ -25,24 +24,32 @@ H = TypeVar("H", bound=MutableMapping[str, str])
 _NOOP_TRACER = opentracing.Tracer()
 
 
-class RequestTracing:
+class RequestTracing(RequestState):
     """What ``request.tracing`` returns: the active span, the request's span, the tracer.
 
-    It is created once per request (see :class:`_PerRequest`) and reads the tracer through
-    the application's :class:`~pyramid_tracing.Tracing`.
+    It is created once per request (see :class:`_PerRequest`), holds the request's server
+    scope while the request is traced, and reads the tracer through the application's
+    :class:`~pyramid_tracing.Tracing`. It keeps no reference to the request, so the request is
+    still freed as soon as it is served.
+
+    Args:
+        request: the request; only its ``registry`` is kept.
     """
 
-    __slots__ = ("_request", "tracing")
+    __slots__ = ()
 
     def __init__(self, request: Request) -> None:
-        # A weak reference: request.tracing -> self -> request would be a cycle, and requests
-        # are otherwise freed by reference counting as soon as they are served.
-        try:
-            self._request: Callable[[], Request | None] = weakref.ref(request)
-        except TypeError:  # a request class without __weakref__
-            self._request = lambda: request
-        #: The application's :class:`~pyramid_tracing.Tracing`.
-        self.tracing: Tracing = get_tracing(request)
+        self._registry = request.registry
+        self._scope = None
+
+    @property
+    def tracing(self) -> Tracing:
+        """The application's :class:`~pyramid_tracing.Tracing`.
+
+        Raises:
+            LookupError: pyramid_tracing is not set up for the request's application.
+        """
+        return get_tracing(self._registry)
 
     @property
     def tracer(self) -> opentracing.Tracer:
@@ -58,8 +65,8 @@ class RequestTracing:
     @property
     def span(self) -> Span | None:
         """This request's server span; ``None`` when the request is not traced."""
-        request = self._request()
-        return None if request is None else self.tracing.get_span(request)
+        scope = self._scope
+        return None if scope is None else scope.span
 
     @property
     def session(self) -> requests.Session:

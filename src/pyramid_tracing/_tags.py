@@ -48,12 +48,14 @@ class TagPolicy:
     sensitive_headers: frozenset[str]
     sensitive_query_params: frozenset[str]
     max_tag_length: int
-    # Finds any sensitive parameter name in a lowercased query (None when there are none).
+    # Finds a parameter that may be sensitive in "&" + a lowercased query (see _param_search).
     _sensitive_in: Callable[[str], object] | None = attrs.field(
         init=False,
         repr=False,
         eq=False,
-        default=attrs.Factory(lambda self: _any_of(self.sensitive_query_params), takes_self=True),
+        default=attrs.Factory(
+            lambda self: _param_search(self.sensitive_query_params), takes_self=True
+        ),
     )
 
     def truncate(self, value: str) -> str:
@@ -108,12 +110,12 @@ class TagPolicy:
         if sensitive_in is None:
             return query
         # With nothing to decode, and ASCII (whose lowercasing is exact), a parameter can only
-        # be sensitive if its name occurs in the lowercased query.
+        # be sensitive if a sensitive name, stripped, is all of a parameter's name.
         if (
             query.isascii()
             and "%" not in query
             and "+" not in query
-            and sensitive_in(query.lower()) is None
+            and sensitive_in("&" + query.lower()) is None
         ):
             return query
         sensitive = self.sensitive_query_params
@@ -216,11 +218,18 @@ def _safe_str(value: object) -> str:
         return f"<unprintable {type(value).__name__}: {type(exc).__name__}>"
 
 
-def _any_of(names: Collection[str]) -> Callable[[str], object] | None:
-    """A search for any of ``names`` in a string, or ``None`` when there are no names."""
+def _param_search(names: Collection[str]) -> Callable[[str], object] | None:
+    """A search for a parameter named one of ``names`` in ``"&" + query``; ``None`` if no names.
+
+    It finds what :meth:`TagPolicy.query_string` would redact in a query with nothing to
+    unquote: a name between a ``&`` (or the start) and the first ``=`` after it, give or take
+    the whitespace ``str.strip`` removes. A literal ``&`` starts the pattern, so the regex
+    engine skips to each ``&`` instead of trying every name at every character.
+    """
     if not names:
         return None
-    return re.compile("|".join(re.escape(name) for name in sorted(names))).search
+    alternatives = "|".join(re.escape(name) for name in sorted(names))
+    return re.compile(rf"&[\s\x1c-\x1f]*(?:{alternatives})[\s\x1c-\x1f]*=").search
 
 
 def error_log(exc: BaseException, policy: TagPolicy) -> dict[str, object]:

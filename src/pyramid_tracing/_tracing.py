@@ -38,7 +38,10 @@ __all__ = ["PyramidTracer", "PyramidTracing", "Tracing", "current_tracing"]
 P = ParamSpec("P")
 R = TypeVar("R")
 
-# Where the request's server scope lives: the request's own __dict__, so that it dies with it.
+# The request attribute holding its RequestTracing (a request method extension, see _request).
+REQUEST_ATTR: Final = "tracing"
+# Where a request without request.tracing keeps its state (requests that Pyramid's router did
+# not make, such as a test's DummyRequest given to a decorated view).
 SCOPE_ATTR: Final = "_pyramid_tracing_scope"
 
 # The Tracing of the request being served in this context, for @traced and the outbound helpers.
@@ -68,6 +71,40 @@ class _TracerChecks(NamedTuple):
     is_empty: Callable[[object], bool] | None
     #: Starts the server span without the tracer's own activation (see _shim).
     starter: ServerSpanStarter | None
+
+
+class RequestState:
+    """What a request carries for tracing: its registry and its server scope.
+
+    It lives in the request's ``__dict__`` (as ``request.tracing``, a
+    :class:`~pyramid_tracing.RequestTracing`, or under :data:`SCOPE_ATTR`) and holds no
+    reference back to the request, so the request is freed as soon as it is served.
+    """
+
+    __slots__ = ("_registry", "_scope")
+
+    def __init__(self, registry: object) -> None:
+        self._registry = registry
+        self._scope: Scope | None = None
+
+
+def request_state(request: Request) -> RequestState | None:
+    """The :class:`RequestState` of ``request``, or ``None`` when it has none yet."""
+    attrs = request.__dict__
+    state = attrs.get(REQUEST_ATTR)
+    if isinstance(state, RequestState):
+        return state
+    state = attrs.get(SCOPE_ATTR)
+    return state if isinstance(state, RequestState) else None
+
+
+def _state_for(request: Request) -> RequestState:
+    """The :class:`RequestState` of ``request``, made when it has none."""
+    state = request_state(request)
+    if state is None:
+        state = RequestState(getattr(request, "registry", None))
+        request.__dict__[SCOPE_ATTR] = state
+    return state
 
 
 def current_tracing() -> Tracing | None:
@@ -116,9 +153,11 @@ def _path_matcher(patterns: tuple[re.Pattern[str], ...]) -> Callable[[str], obje
 
 
 # The characters WebOb never quotes in a path: urllib's always-safe ones and its PATH_SAFE.
-_PLAIN_PATH: Final = re.compile(r"[A-Za-z0-9_.~/!$&'()*+,;=:@-]*").fullmatch
-# A Host header that WebOb's host_url keeps as it is: a name without port, credentials or "?#".
-_PLAIN_HOST: Final = re.compile(r"[A-Za-z0-9.-]+").fullmatch
+_PATH_CHARS: Final = r"[A-Za-z0-9_.~/!$&'()*+,;=:@-]"
+_PLAIN_PATH: Final = re.compile(f"{_PATH_CHARS}*").fullmatch
+# "Host SCRIPT_NAME+PATH_INFO" when WebOb's url keeps both as they are: a Host that is a name
+# (no port, credentials, "?" or "#") and a path it would not quote. The space is in neither.
+_PLAIN_HOST_AND_PATH: Final = re.compile(f"[A-Za-z0-9.-]+ {_PATH_CHARS}*").fullmatch
 
 
 def _plain_path(environ: dict[str, Any]) -> str | None:
@@ -262,7 +301,8 @@ class Tracing:
 
     def get_span(self, request: Request) -> Span | None:
         """The server span of ``request``, or ``None`` when it is not traced (or finished)."""
-        scope = request.__dict__.get(SCOPE_ATTR)
+        state = request_state(request)
+        scope = None if state is None else state._scope
         return None if scope is None else scope.span
 
     def is_excluded(self, request: Request) -> bool:
@@ -287,17 +327,6 @@ class Tracing:
             self._batch_span_type = span_batch_type(tracer)
         return checks
 
-    def _parent(self, tracer: opentracing.Tracer, request: Request) -> Any:
-        active = tracer.scope_manager.active
-        if active is not None:
-            # An outer WSGI layer already traces this request: nest under it.
-            return active.span
-        checks = self._checks(tracer)
-        may_carry = checks.may_carry
-        if may_carry is not None and not may_carry(request.environ):
-            return None  # no header that this tracer reads: nothing to extract
-        return self._extract(tracer, request, checks.is_empty)
-
     @staticmethod
     def _extract(
         tracer: opentracing.Tracer, request: Request, is_empty: Callable[[object], bool] | None
@@ -318,8 +347,13 @@ class Tracing:
         The span's operation name is the HTTP method until :meth:`finish_server_span` renames
         it, because the route is only known after routing.
         """
+        return self._start_server_span(request, _state_for(request))
+
+    def _start_server_span(self, request: Request, state: RequestState) -> Scope | None:
         try:
-            tracer = self.tracer
+            tracer = self._tracer
+            if tracer is None:
+                tracer = opentracing.global_tracer()
             if type(tracer) is opentracing.Tracer:
                 # OpenTracing's own no-op tracer (the default global tracer): its spans drop
                 # every tag and context, so none is extracted or built.
@@ -327,17 +361,27 @@ class Tracing:
                     request.method, finish_on_close=True, ignore_active_span=True
                 )
             else:
-                checks = self._checks(tracer)
-                if checks.starter is None:
-                    scope = self._start_active(
-                        tracer, request.method, self._parent(tracer, request), self._tags(request)
-                    )
+                checks = self._tracer_checks
+                if checks.tracer is not tracer:
+                    checks = self._checks(tracer)
+                starter = checks.starter
+                if starter is not None:
+                    scope = self._start_direct(checks, starter, request)
                 else:
-                    scope = self._start_direct(checks, checks.starter, request)
+                    active = tracer.scope_manager.active
+                    if active is not None:
+                        # An outer WSGI layer already traces this request: nest under it.
+                        parent = active.span
+                    elif checks.may_carry is None or checks.may_carry(request.environ):
+                        parent = self._extract(tracer, request, checks.is_empty)
+                    else:
+                        parent = None  # no header that this tracer reads: nothing to extract
+                    name = request.method
+                    scope = self._start_active(tracer, name, parent, self._tags(request, name))
         except Exception as exc:
             failures.report("starting the server span", exc)
             return None
-        request.__dict__[SCOPE_ATTR] = scope
+        state._scope = scope
         hook = self._start_span_hook
         if hook is not None:
             try:
@@ -346,12 +390,12 @@ class Tracing:
                 failures.report("the start_span_hook", exc)
         return scope
 
-    def _tags(self, request: Request) -> dict[str, object]:
+    def _tags(self, request: Request, method: str) -> dict[str, object]:
         policy = self.policy
         tags: dict[str, object] = {
             **_SERVER_TAGS,
             # The method is the client's to choose (any token, any length): cut it like the rest.
-            ext_tags.HTTP_METHOD: policy.truncate(request.method),
+            ext_tags.HTTP_METHOD: policy.truncate(method),
             ext_tags.HTTP_URL: self._url_tag(request),
         }
         if self._request_headers:
@@ -366,22 +410,27 @@ class Tracing:
         """``policy.url(request.url)``, building and redacting a plain URL in one pass."""
         policy = self.policy
         environ = request.environ
-        path = _plain_path(environ)
         host = environ.get("HTTP_HOST")
+        script_name = environ.get("SCRIPT_NAME", "")
+        path_info = environ.get("PATH_INFO")
         scheme = environ.get("wsgi.url_scheme")
         if (
-            path is not None
-            and type(host) is str
+            type(host) is str
+            and type(script_name) is str
+            and type(path_info) is str
             and type(scheme) is str
-            and _PLAIN_HOST(host) is not None
+            and _PLAIN_HOST_AND_PATH(f"{host} {script_name}{path_info}") is not None
         ):
             # What WebOb's url is for a plain path and a Host without a port, credentials,
             # "?" or "#": nothing to quote, nothing to strip, and the query starts at "?".
             query = environ.get("QUERY_STRING")
+            url = None
             if not query:
-                return policy.truncate(f"{scheme}://{host}{path}")
-            if "@" not in query and "#" not in query:
-                return policy.truncate(f"{scheme}://{host}{path}?{policy.query_string(query)}")
+                url = f"{scheme}://{host}{script_name}{path_info}"
+            elif "@" not in query and "#" not in query:
+                url = f"{scheme}://{host}{script_name}{path_info}?{policy.query_string(query)}"
+            if url is not None:
+                return url if len(url) <= policy.max_tag_length else policy.truncate(url)
         return policy.url(_request_url(request))
 
     def _start_direct(
@@ -394,7 +443,7 @@ class Tracing:
         if (may_carry is None or may_carry(request.environ)) and not starter.nests():
             parent = self._extract(tracer, request, checks.is_empty)
         name = request.method
-        tags = self._tags(request)
+        tags = self._tags(request, name)
         scope = _under_parent_or_root(lambda parent: starter(name, parent, tags), parent)
         # None: a parent of a kind the starter does not handle; the tracer's own path does.
         return self._start_active(tracer, name, parent, tags) if scope is None else scope
@@ -403,6 +452,11 @@ class Tracing:
     def _start_active(
         tracer: opentracing.Tracer, name: str, parent: Any, tags: dict[str, object]
     ) -> Scope:
+        if parent is None:
+            return tracer.start_active_span(
+                name, tags=tags, finish_on_close=True, ignore_active_span=True
+            )
+
         def start(parent: Any) -> Scope:
             return tracer.start_active_span(
                 name, child_of=parent, tags=tags, finish_on_close=True, ignore_active_span=True
@@ -420,7 +474,19 @@ class Tracing:
         attributes: tuple[str, ...] = (),
     ) -> None:
         """Name, tag and finish the server span of ``request``; never raises."""
-        request.__dict__.pop(SCOPE_ATTR, None)
+        state = request_state(request)
+        if state is not None:
+            state._scope = None
+        self._finish_server_span(scope, request, response, exception, attributes)
+
+    def _finish_server_span(
+        self,
+        scope: Scope,
+        request: Request,
+        response: Response | None,
+        exception: BaseException | None,
+        attributes: tuple[str, ...],
+    ) -> None:
         span = scope.span
         # OpenTracing's own no-op span drops every tag: build none.
         if type(span) is not Span:
@@ -468,7 +534,8 @@ class Tracing:
                     ext_tags.HTTP_STATUS_CODE: status,
                 }
             )
-            self._tag_response(span, request, response, status)
+            if status >= 500 or self._response_headers:
+                self._tag_response(span, request, response, status)
             return
         if route is not None:
             span.set_tag("pyramid.route", route.name)
@@ -485,7 +552,8 @@ class Tracing:
             return
         status = response.status_code
         span.set_tag(ext_tags.HTTP_STATUS_CODE, status)
-        self._tag_response(span, request, response, status)
+        if status >= 500 or self._response_headers:
+            self._tag_response(span, request, response, status)
 
     def _tag_response(self, span: Span, request: Request, response: Response, status: int) -> None:
         if status >= 500:
@@ -555,7 +623,8 @@ class Tracing:
                 request = find_request(args)
                 if request is None:
                     return view(*args, **kwargs)
-                existing = request.__dict__.get(SCOPE_ATTR)
+                state = request_state(request)
+                existing = None if state is None else state._scope
                 if existing is not None:
                     try:
                         self.tag_attributes(existing.span, request, names)
@@ -589,8 +658,12 @@ class Tracing:
         not visible after the view returns, as with each request of an asyncio server.
         """
         run = self._run_traced_here
-        if type(self.tracer) is opentracing.Tracer and self._no_hooks:
-            run = self._run_untagged
+        if self._no_hooks:
+            tracer = self._tracer
+            if tracer is None:
+                tracer = opentracing.global_tracer()
+            if type(tracer) is opentracing.Tracer:
+                run = self._run_untagged
         return contextvars.copy_context().run(run, request, attributes, view, args, kwargs)
 
     def _run_untagged(
@@ -603,14 +676,15 @@ class Tracing:
     ) -> R:
         # OpenTracing's own no-op tracer and no hooks: nothing can read a tag, so none is
         # built, and the no-op scope cannot fail. The span is still the request's span.
-        request.__dict__[SCOPE_ATTR] = self.tracer.start_active_span(
+        state = _state_for(request)
+        state._scope = self.tracer.start_active_span(
             request.method, finish_on_close=True, ignore_active_span=True
         )
         _current.set(self)  # in the context copy made by _run_traced: it dies with it
         try:
             return view(*args, **kwargs)
         finally:
-            request.__dict__.pop(SCOPE_ATTR, None)
+            state._scope = None
 
     def _run_traced_here(
         self,
@@ -620,22 +694,25 @@ class Tracing:
         args: tuple[object, ...],
         kwargs: dict[str, Any],
     ) -> R:
-        scope = self.start_server_span(request)
+        state = request.__dict__.get(REQUEST_ATTR)
+        if not isinstance(state, RequestState):
+            state = _state_for(request)
+        scope = self._start_server_span(request, state)
         if scope is None:
             return view(*args, **kwargs)
-        token = _current.set(self)
+        _current.set(self)  # in the context copy made by _run_traced: it dies with it
         try:
             result = view(*args, **kwargs)
         except BaseException as exc:
-            self.finish_server_span(scope, request, None, exc, attributes)
+            state._scope = None
+            self._finish_server_span(scope, request, None, exc, attributes)
             raise
-        finally:
-            _current.reset(token)
         # A view with a renderer returns a dict: its status is then on request.response.
         # isinstance first: it spares the happy path WebOb's status_code property.
         is_response = isinstance(result, WebObResponse) or hasattr(result, "status_code")
         response = result if is_response else request.response
-        self.finish_server_span(scope, request, response, None, attributes)
+        state._scope = None
+        self._finish_server_span(scope, request, response, None, attributes)
         return result
 
 
