@@ -598,7 +598,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="comma-separated variants (default: all)")
     parser.add_argument("--clients", type=int, default=8, help="keep-alive load clients")
     parser.add_argument("--server-requests", type=int, default=10_000)
-    parser.add_argument("--server-rounds", type=int, default=3)
+    parser.add_argument("--server-rounds", type=int, default=5)
     parser.add_argument("--memory-requests", type=int, default=200_000)
     parser.add_argument("--no-server", action="store_true", help="skip the waitress run")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory run")

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from opentracing.mocktracer import MockTracer
 from pyramid.config import Configurator
+from pyramid.request import Request
 from pyramid.response import Response
 from webtest import TestApp
 
@@ -156,3 +157,24 @@ def test_decorator_rejects_non_string_attributes(tracer: MockTracer):
     """Tracing.trace takes attribute names; anything else is a TypeError naming it."""
     with pytest.raises(TypeError, match=r"takes request attribute names, got 42"):
         Tracing(tracer).trace(42)  # type: ignore[arg-type]
+
+
+def test_decorator_on_a_request_without_request_tracing(tracer: MockTracer):
+    """A request that no router extended (a unit test's request) still gets its span."""
+    tracing = Tracing(tracer)
+    seen: dict[str, Any] = {}
+
+    @tracing.trace("path")
+    def view(request: Request) -> Response:
+        seen["span"] = tracing.get_span(request)
+        seen["active"] = tracer.active_span
+        return Response("ok")
+
+    request = Request.blank("/unit?x=1")
+    assert view(request).status_code == 200
+    (span,) = tracer.finished_spans()
+    assert seen == {"span": span, "active": span}
+    assert span.tags["path"] == "/unit"
+    assert span.tags["http.status_code"] == 200
+    assert tracing.get_span(request) is None
+    assert not hasattr(request, "tracing")

@@ -8,8 +8,11 @@ from typing import Any
 
 from opentracing import Format
 from opentracing.mocktracer import MockTracer
+from pyramid import testing
 from pyramid.config import Configurator
+from pyramid.request import apply_request_extensions
 from pyramid.response import Response
+from pyramid.scripting import prepare
 
 from pyramid_tracing import RequestTracing, get_tracing
 
@@ -146,3 +149,24 @@ def test_served_request_is_freed_without_the_garbage_collector(tracer: MockTrace
     finally:
         gc.enable()
     assert len(tracer.finished_spans()) == 1
+
+
+def test_request_tracing_in_scripts_and_unit_tests(tracer: MockTracer):
+    """request.tracing also works where Pyramid applies request extensions without a tween."""
+    app = build_app({"tracing.tracer": tracer})
+    registry = app.app.registry
+    env = prepare(registry=registry)
+    try:
+        request = env["request"]
+        assert request.tracing.tracing is get_tracing(registry)
+        assert request.tracing.span is None
+        with request.tracing.start_active_span("script.job") as scope:
+            assert request.tracing.active_span is scope.span
+    finally:
+        env["closer"]()
+    dummy = testing.DummyRequest()
+    dummy.registry = registry
+    apply_request_extensions(dummy)
+    assert type(dummy.tracing) is RequestTracing
+    assert dummy.tracing.tracer is tracer
+    assert [span.operation_name for span in tracer.finished_spans()] == ["script.job"]
