@@ -39,8 +39,7 @@ class RequestTracing(RequestState):
     __slots__ = ()
 
     def __init__(self, request: Request) -> None:
-        self._registry = request.registry
-        self._scope = None
+        super().__init__(request.registry)
 
     @property
     def tracing(self) -> Tracing:
