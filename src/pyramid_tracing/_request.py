@@ -39,7 +39,8 @@ class RequestTracing(RequestState):
     __slots__ = ()
 
     def __init__(self, request: Request) -> None:
-        super().__init__(request.registry)
+        self._registry = request.registry
+        self._scope = None
 
     @property
     def tracing(self) -> Tracing:

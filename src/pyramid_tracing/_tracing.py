@@ -351,7 +351,9 @@ class Tracing:
 
     def _start_server_span(self, request: Request, state: RequestState) -> Scope | None:
         try:
-            tracer = self.tracer
+            tracer = self._tracer
+            if tracer is None:
+                tracer = opentracing.global_tracer()
             if type(tracer) is opentracing.Tracer:
                 # OpenTracing's own no-op tracer (the default global tracer): its spans drop
                 # every tag and context, so none is extracted or built.
@@ -359,7 +361,9 @@ class Tracing:
                     request.method, finish_on_close=True, ignore_active_span=True
                 )
             else:
-                checks = self._checks(tracer)
+                checks = self._tracer_checks
+                if checks.tracer is not tracer:
+                    checks = self._checks(tracer)
                 starter = checks.starter
                 if starter is not None:
                     scope = self._start_direct(checks, starter, request)
@@ -448,12 +452,17 @@ class Tracing:
     def _start_active(
         tracer: opentracing.Tracer, name: str, parent: Any, tags: dict[str, object]
     ) -> Scope:
+        if parent is None:
+            return tracer.start_active_span(
+                name, tags=tags, finish_on_close=True, ignore_active_span=True
+            )
+
         def start(parent: Any) -> Scope:
             return tracer.start_active_span(
                 name, child_of=parent, tags=tags, finish_on_close=True, ignore_active_span=True
             )
 
-        scope: Scope = start(None) if parent is None else _under_parent_or_root(start, parent)
+        scope: Scope = _under_parent_or_root(start, parent)
         return scope
 
     def finish_server_span(
@@ -525,7 +534,8 @@ class Tracing:
                     ext_tags.HTTP_STATUS_CODE: status,
                 }
             )
-            self._tag_response(span, request, response, status)
+            if status >= 500 or self._response_headers:
+                self._tag_response(span, request, response, status)
             return
         if route is not None:
             span.set_tag("pyramid.route", route.name)
@@ -542,7 +552,8 @@ class Tracing:
             return
         status = response.status_code
         span.set_tag(ext_tags.HTTP_STATUS_CODE, status)
-        self._tag_response(span, request, response, status)
+        if status >= 500 or self._response_headers:
+            self._tag_response(span, request, response, status)
 
     def _tag_response(self, span: Span, request: Request, response: Response, status: int) -> None:
         if status >= 500:
@@ -647,8 +658,12 @@ class Tracing:
         not visible after the view returns, as with each request of an asyncio server.
         """
         run = self._run_traced_here
-        if self._no_hooks and type(self.tracer) is opentracing.Tracer:
-            run = self._run_untagged
+        if self._no_hooks:
+            tracer = self._tracer
+            if tracer is None:
+                tracer = opentracing.global_tracer()
+            if type(tracer) is opentracing.Tracer:
+                run = self._run_untagged
         return contextvars.copy_context().run(run, request, attributes, view, args, kwargs)
 
     def _run_untagged(
@@ -679,7 +694,9 @@ class Tracing:
         args: tuple[object, ...],
         kwargs: dict[str, Any],
     ) -> R:
-        state = _state_for(request)
+        state = request.__dict__.get(REQUEST_ATTR)
+        if not isinstance(state, RequestState):
+            state = _state_for(request)
         scope = self._start_server_span(request, state)
         if scope is None:
             return view(*args, **kwargs)
