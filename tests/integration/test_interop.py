@@ -20,8 +20,7 @@ import requests
 from pyramid.config import Configurator
 
 from pyramid_tracing import ScopeManager, get_tracing, traced_requests_session
-
-from .serving import serve
+from tests.helpers.serving import serve
 
 pytest.importorskip("basictracer")
 pytest.importorskip("jaeger_client")
@@ -38,8 +37,7 @@ from thrift.protocol import TCompactProtocol
 from thrift.transport import TTransport
 
 from pyramid_tracing import otel
-
-from .otel_globals import reset_otel_globals
+from tests.helpers.otel_globals import reset_otel_globals
 
 PROPAGATION_HEADERS = frozenset(
     {"ot-tracer-traceid", "ot-tracer-spanid", "ot-tracer-sampled", "uber-trace-id", "traceparent"}

@@ -30,8 +30,7 @@ from pyramid_tracing import (
 )
 from pyramid_tracing._config import setup_tracing
 from pyramid_tracing._failures import failures
-
-from .faults import (
+from tests.helpers.faults import (
     FAULT_KINDS,
     FaultPlan,
     FaultyTracer,
@@ -40,7 +39,7 @@ from .faults import (
     report_figures,
     scaled,
 )
-from .serving import serve
+from tests.helpers.serving import serve
 
 pytestmark = pytest.mark.stress
 

@@ -15,8 +15,7 @@ from pyramid.response import Response
 from pyramid.scripting import prepare
 
 from pyramid_tracing import RequestTracing, get_tracing
-
-from .conftest import build_app
+from tests.helpers.apps import build_app
 
 
 def test_request_tracing_properties(tracer: MockTracer):

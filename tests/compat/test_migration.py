@@ -13,8 +13,7 @@ from pyramid.view import view_config
 from webtest import TestApp
 
 from pyramid_tracing import PyramidTracer, PyramidTracing, ScopeManager, Tracing
-
-from . import migration_helpers
+from tests.compat import migration_helpers
 
 
 def hello(request: Any) -> Response:
@@ -38,7 +37,7 @@ def test_setup_1_tween_via_add_settings(tracer: MockTracer):
             {
                 "ot.trace_all": True,
                 "ot.traced_attributes": ["host", "method"],
-                "ot.start_span_cb": "tests.migration_helpers.start_span_cb",
+                "ot.start_span_cb": "tests.compat.migration_helpers.start_span_cb",
                 "ot.tracing": tracing,
             }
         )
@@ -64,7 +63,7 @@ def test_setup_1_with_tracing_callable(tracer: MockTracer):
     with pytest.warns(DeprecationWarning, match="'ot.tracing_callable' is deprecated"):
         app = make(
             {
-                "ot.tracing_callable": "tests.migration_helpers.create_tracing",
+                "ot.tracing_callable": "tests.compat.migration_helpers.create_tracing",
                 "component_name": "MyComponent",
             }
         )
@@ -95,12 +94,12 @@ def test_setup_2_ini_with_ot_keys(tmp_path: Any):
     ini = tmp_path / "app.ini"
     ini.write_text(
         "[app:myapp]\n"
-        "use = call:tests.migration_helpers:app_factory\n"
+        "use = call:tests.compat.migration_helpers:app_factory\n"
         "ot.trace_all = true\n"
-        "ot.start_span_cb = tests.migration_helpers.start_span_cb\n"
+        "ot.start_span_cb = tests.compat.migration_helpers.start_span_cb\n"
         "ot.traced_attributes = host\n"
         "                       method\n"
-        "ot.tracing_callable = tests.migration_helpers.create_tracing\n"
+        "ot.tracing_callable = tests.compat.migration_helpers.create_tracing\n"
         "pyramid.includes = pyramid_tracing\n"
     )
     from pyramid.paster import get_app
@@ -147,7 +146,7 @@ def test_0x_base_tracer_keys(tracer: MockTracer):
     migration_helpers.TRACER = tracer
     tracer.reset()
     with pytest.warns(DeprecationWarning, match="'ot.base_tracer_func' is deprecated"):
-        app = make({"ot.base_tracer_func": "tests.migration_helpers.base_tracer_func"})
+        app = make({"ot.base_tracer_func": "tests.compat.migration_helpers.base_tracer_func"})
     app.get("/hello")
     assert len(tracer.finished_spans()) == 1
 
@@ -158,7 +157,7 @@ def test_0x_ot_tracer_object_and_operation_name_func(tracer: MockTracer):
         app = make(
             {
                 "ot.tracer": tracer,
-                "ot.operation_name_func": "tests.migration_helpers.operation_name",
+                "ot.operation_name_func": "tests.compat.migration_helpers.operation_name",
             }
         )
     app.get("/hello")

@@ -25,9 +25,8 @@ from pyramid.config import Configurator
 from pyramid.response import Response
 
 from pyramid_tracing import ContextExecutor, ScopeManager, traced, traced_requests_session
-
-from .faults import Probe, report_figures, scaled
-from .serving import serve
+from tests.helpers.faults import Probe, report_figures, scaled
+from tests.helpers.serving import serve
 
 pytestmark = pytest.mark.stress
 

@@ -19,7 +19,7 @@ pytest.importorskip("sphinx", reason="sphinx is not installed (it is in the dev 
 pytest.importorskip("myst_parser", reason="myst-parser is not installed (it is in the dev extra)")
 pytest.importorskip("furo", reason="furo is not installed (it is in the dev extra)")
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 @pytest.fixture(scope="module")

@@ -23,8 +23,7 @@ from webtest import TestApp
 import pyramid_tracing
 from pyramid_tracing import ScopeManager, Tracing, get_tracing, tracing_tween_factory
 from pyramid_tracing._tags import REDACTED
-
-from .conftest import Boom, build_app
+from tests.helpers.apps import Boom, build_app
 
 AppFactory = Callable[..., TestApp]
 
@@ -59,8 +58,8 @@ def test_request_gets_server_span_with_standard_tags(tracer: MockTracer, make_ap
         ("route_name", "hello"),
         ("route_pattern", "/hello/{name}"),
         ("method_route", "POST /hello/{name}"),
-        ("tests.test_tween:name_from_path", "path:/hello/ann"),
-        ("tests.test_tween.name_from_path", "path:/hello/ann"),
+        ("tests.integration.test_tween:name_from_path", "path:/hello/ann"),
+        ("tests.integration.test_tween.name_from_path", "path:/hello/ann"),
     ],
 )
 def test_operation_name_strategies(
@@ -538,16 +537,16 @@ def test_ini_app_through_paster(tracer: MockTracer, tmp_path: Any):
     ini = tmp_path / "app.ini"
     ini.write_text(
         "[app:main]\n"
-        "use = call:tests.inifactory:main\n"
+        "use = call:tests.helpers.inifactory:main\n"
         "pyramid.includes = pyramid_tracing\n"
-        "tracing.tracer = tests.inifactory:make_tracer\n"
+        "tracing.tracer = tests.helpers.inifactory:make_tracer\n"
         "tracing.operation_name = method_route\n"
         "tracing.traced_attributes =\n    path\n    method\n"
         "tracing.exclude_paths = ^/health$\n"
     )
     from pyramid.paster import get_app
 
-    from . import inifactory
+    from tests.helpers import inifactory
 
     app = TestApp(get_app(str(ini), "main"))
     app.get("/hello/ini")

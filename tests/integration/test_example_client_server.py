@@ -15,10 +15,9 @@ import requests
 from opentracing.mocktracer import MockTracer
 
 from pyramid_tracing import ScopeManager
+from tests.helpers.serving import serve
 
-from .serving import serve
-
-EXAMPLE = Path(__file__).parent.parent / "examples" / "client_server" / "app.py"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "client_server" / "app.py"
 
 
 def load_example() -> ModuleType:

@@ -27,9 +27,8 @@ from pyramid.response import Response
 
 from pyramid_tracing import ScopeManager
 from pyramid_tracing._tags import TRUNCATED
-
-from .faults import report_figures, scaled
-from .serving import serve
+from tests.helpers.faults import report_figures, scaled
+from tests.helpers.serving import serve
 
 jaeger_client = pytest.importorskip("jaeger_client")
 otel_shim = pytest.importorskip("opentelemetry.shim.opentracing_shim")

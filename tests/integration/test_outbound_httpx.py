@@ -6,7 +6,6 @@ import asyncio
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -14,20 +13,7 @@ import pytest
 
 from pyramid_tracing import Tracing, traced_httpx_async_client, traced_httpx_client
 from pyramid_tracing._tags import REDACTED
-
-from ._live import BrokenTracer, Services, assert_joined, new_tracer, refused_url, services
-
-
-@pytest.fixture(scope="module")
-def live() -> Iterator[Services]:
-    with services() as running:
-        yield running
-
-
-@pytest.fixture
-def svc(live: Services) -> Services:
-    live.tracer.reset()
-    return live
+from tests.helpers.live import BrokenTracer, Services, assert_joined, new_tracer, refused_url
 
 
 def test_three_concurrent_calls_from_asyncio_tasks(svc: Services) -> None:

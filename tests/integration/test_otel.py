@@ -30,8 +30,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
 from pyramid_tracing import ContextExecutor, Tracing, get_tracing, otel, traced
-
-from .otel_globals import reset_otel_globals
+from tests.helpers.otel_globals import reset_otel_globals
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 

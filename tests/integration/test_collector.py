@@ -23,9 +23,8 @@ from pyramid_tracing import get_tracing
 pytest.importorskip("opentelemetry.exporter.otlp.proto.http")
 
 from pyramid_tracing import otel
-
-from .collector import parse_spans, run_collector
-from .otel_globals import reset_otel_globals
+from tests.helpers.collector import parse_spans, run_collector
+from tests.helpers.otel_globals import reset_otel_globals
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 CALLER_SPAN_ID = "00f067aa0ba902b7"
@@ -64,7 +63,7 @@ def collector(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 def write_ini(path: Path, endpoint: str) -> Path:
     path.write_text(
         "[app:main]\n"
-        "use = call:tests.test_collector:main\n"
+        "use = call:tests.integration.test_collector:main\n"
         "pyramid.includes = pyramid_tracing\n"
         "tracing.tracer = pyramid_tracing.otel:tracer_from_settings\n"
         "tracing.otel.service_name = orders\n"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -16,22 +15,9 @@ from pyramid.config import Configurator
 from webtest import TestApp
 
 from pyramid_tracing import ContextExecutor, context_propagating
-
-from ._live import Services, assert_joined, services
+from tests.helpers.live import Services, assert_joined
 
 _marker: contextvars.ContextVar[str] = contextvars.ContextVar("test_threads.marker", default="")
-
-
-@pytest.fixture(scope="module")
-def live() -> Iterator[Services]:
-    with services() as running:
-        yield running
-
-
-@pytest.fixture
-def svc(live: Services) -> Services:
-    live.tracer.reset()
-    return live
 
 
 @pytest.mark.parametrize("how", ["executor", "wrapper"])

@@ -31,8 +31,7 @@ from pyramid.response import Response
 
 from pyramid_tracing import ScopeManager, current_tracing, traced
 from pyramid_tracing._scope import _Scope
-
-from .faults import report_figures, scaled
+from tests.helpers.faults import report_figures, scaled
 
 pytestmark = pytest.mark.stress
 
@@ -43,7 +42,7 @@ WARM_UP = 2_000
 TRACEMALLOC_TOLERANCE = 32 * 1024
 ONE_OFF_SIZE = 256 * 1024
 RSS_TOLERANCE = 8 * 1024 * 1024
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class CountingTracer(MockTracer):
@@ -212,7 +211,9 @@ def measure(count: int) -> dict[str, Any]:
 
 def test_a_long_mix_of_requests_leaks_nothing() -> None:
     """Memory, context state, live spans and scopes and the registry stay flat."""
-    code = f"import json, tests.test_leaks as t; print(json.dumps(t.measure({REQUESTS})))"
+    code = (
+        f"import json, tests.robustness.test_leaks as t; print(json.dumps(t.measure({REQUESTS})))"
+    )
     result = subprocess.run(
         [sys.executable, "-X", "tracemalloc=1", "-c", code],
         cwd=ROOT,

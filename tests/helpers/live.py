@@ -24,8 +24,7 @@ from pyramid.response import Response
 
 import pyramid_tracing
 from pyramid_tracing import ContextExecutor, context_propagating, traced_httpx_async_client
-
-from .serving import serve
+from tests.helpers.serving import serve
 
 
 def new_tracer() -> MockTracer:

@@ -21,8 +21,7 @@ from pyramid.response import Response
 
 from pyramid_tracing import ScopeManager, traced_requests_session
 from pyramid_tracing._tags import REDACTED
-
-from .serving import serve
+from tests.helpers.serving import serve
 
 SECRETS = {
     "Authorization": "Bearer auth-SECRET-1",

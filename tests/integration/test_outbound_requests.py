@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from typing import Any
 
 import opentracing
@@ -15,21 +14,13 @@ from requests.adapters import HTTPAdapter
 
 from pyramid_tracing import Tracing, traced_requests_session
 from pyramid_tracing._tags import REDACTED
-
-from ._live import BrokenTracer, Services, assert_joined, new_tracer, refused_url, services
-
-
-@pytest.fixture(scope="module")
-def live() -> Iterator[Services]:
-    with services() as running:
-        yield running
-
-
-@pytest.fixture
-def svc(live: Services) -> Services:
-    live.tracer.reset()
-    live.views.errors.clear()
-    return live
+from tests.helpers.live import (
+    BrokenTracer,
+    Services,
+    assert_joined,
+    new_tracer,
+    refused_url,
+)
 
 
 def test_call_from_a_view_is_one_trace(svc: Services) -> None:

@@ -13,9 +13,9 @@ import pytest
 
 pytest.importorskip("opentelemetry.sdk")
 
-from .collector import parse_spans, run_collector
+from tests.helpers.collector import parse_spans, run_collector
 
-DEMO = Path(__file__).resolve().parent.parent / "demo" / "run.py"
+DEMO = Path(__file__).resolve().parents[2] / "demo" / "run.py"
 _OTEL_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 
 
