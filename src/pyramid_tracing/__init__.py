@@ -5,13 +5,15 @@ the settings; :func:`traced` traces any function; ``request.tracing`` gives the 
 """
 
 from ._clients import traced_httpx_async_client, traced_httpx_client, traced_requests_session
-from ._config import get_tracing, includeme
+from ._compat import PyramidTracer, PyramidTracing
+from ._config import includeme
 from ._context import ContextExecutor, context_propagating
 from ._request import RequestTracing
 from ._scope import ScopeManager
 from ._settings import TracingSettings
+from ._state import current_tracing, get_tracing
 from ._traced import traced
-from ._tracing import PyramidTracer, PyramidTracing, Tracing, current_tracing
+from ._tracing import Tracing
 from ._tween import opentracing_tween_factory, tracing_tween_factory
 
 __all__ = [

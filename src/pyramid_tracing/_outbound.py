@@ -15,8 +15,9 @@ from opentracing import Format, Span
 from opentracing.ext import tags as ext_tags
 
 from ._failures import failures
+from ._state import current_tracing
 from ._traced import _default_tracing, resolve_tracer
-from ._tracing import Tracing, current_tracing
+from ._tracing import Tracing
 
 __all__ = ["ClientSpan", "Outbound", "check_tracing"]
 

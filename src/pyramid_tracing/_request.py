@@ -8,15 +8,16 @@ from typing import TYPE_CHECKING, TypeVar, cast
 import opentracing
 from opentracing import Format, Scope, Span
 
-from ._config import get_tracing
 from ._failures import failures
-from ._tracing import RequestState, Tracing
+from ._state import RequestState, get_tracing
 from .typing import Request
 
 if TYPE_CHECKING:
     import requests
 
-__all__ = ["RequestTracing"]
+    from ._tracing import Tracing
+
+__all__ = ["PerRequest", "RequestTracing"]
 
 H = TypeVar("H", bound=MutableMapping[str, str])
 
@@ -27,7 +28,7 @@ _NOOP_TRACER = opentracing.Tracer()
 class RequestTracing(RequestState):
     """What ``request.tracing`` returns: the active span, the request's span, the tracer.
 
-    It is created once per request (see :class:`_PerRequest`), holds the request's server
+    It is created once per request (see :class:`PerRequest`), holds the request's server
     scope while the request is traced, and reads the tracer through the application's
     :class:`~pyramid_tracing.Tracing`. It keeps no reference to the request, so the request is
     still freed as soon as it is served.
@@ -41,6 +42,8 @@ class RequestTracing(RequestState):
     def __init__(self, request: Request) -> None:
         self._registry = request.registry
         self._scope = None
+        self._spans = None
+        self._routed = False
 
     @property
     def tracing(self) -> Tracing:
@@ -124,7 +127,7 @@ class RequestTracing(RequestState):
         return headers
 
 
-class _PerRequest:
+class PerRequest:
     """``request.tracing`` as a request *method* extension rather than a reified property.
 
     Pyramid applies a request property by creating a new class for every request (a

@@ -6,15 +6,15 @@ import difflib
 import re
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import attrs
 import opentracing
 from pyramid.exceptions import ConfigurationError
 from pyramid.path import DottedNameResolver
-from pyramid.settings import aslist
 
-from .typing import FinishSpanHook, OperationNameFunc, StartSpanHook
+if TYPE_CHECKING:
+    from .typing import FinishSpanHook, OperationNameFunc, StartSpanHook
 
 __all__ = [
     "DEFAULT_SENSITIVE_HEADERS",
@@ -31,32 +31,61 @@ OTEL_KEYS: Final = frozenset(
     {"tracing.otel.service_name", "tracing.otel.exporter", "tracing.otel.endpoint"}
 )
 
-#: Header names whose values are never recorded.
+#: Header names whose values are never recorded: credentials (HTTP, proxies, API gateways,
+#: OAuth and cloud providers), session cookies, and the CSRF tokens of Pyramid and others.
 DEFAULT_SENSITIVE_HEADERS: Final = frozenset(
-    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"}
+    {
+        "authorization",
+        "cookie",
+        "proxy-authorization",
+        "set-cookie",
+        "x-access-token",
+        "x-amz-security-token",
+        "x-api-key",
+        "x-auth-token",
+        "x-csrf-token",
+        "x-csrftoken",
+        "x-forwarded-access-token",
+        "x-forwarded-authorization",
+        "x-goog-iap-jwt-assertion",
+        "x-refresh-token",
+        "x-session-token",
+        "x-xsrf-token",
+    }
 )
 
 #: Query parameter names whose values are redacted in ``http.url`` tags.
 DEFAULT_SENSITIVE_QUERY_PARAMS: Final = frozenset(
     {
+        "_csrf",
         "access_token",
         "api_key",
         "apikey",
+        "assertion",
         "auth",
+        "client_assertion",
         "client_secret",
         "code",
+        "code_verifier",
+        "csrf_token",
+        "csrfmiddlewaretoken",
         "id_token",
+        "jwt",
         "key",
         "passwd",
         "password",
+        "pwd",
         "refresh_token",
+        "samlresponse",
         "secret",
+        "session_token",
         "sig",
         "signature",
         "token",
         "x-amz-credential",
         "x-amz-security-token",
         "x-amz-signature",
+        "x-goog-credential",
         "x-goog-signature",
     }
 )
@@ -90,17 +119,31 @@ def _as_bool(key: str, value: object) -> bool:
     raise _fail(key, value, "Expected a boolean: true/false, yes/no, on/off or 1/0.")
 
 
+# Items of a list setting are separated by commas, whitespace or newlines, in any mix.
+_SEPARATORS: Final = re.compile(r"[\s,]+")
+
+
+def _split(text: str) -> list[str]:
+    return [item for item in _SEPARATORS.split(text) if item]
+
+
 def _as_names(key: str, value: object) -> tuple[str, ...]:
-    """Parse a whitespace/newline separated string or an iterable of strings."""
+    """Parse names separated by commas, whitespace or newlines, or an iterable of strings.
+
+    An empty item is ignored; a string item of an iterable is split the same way, so that no
+    name ever keeps a comma.
+    """
     if value is None:
         return ()
     if isinstance(value, str):
-        return tuple(aslist(value))
+        return tuple(_split(value))
     if isinstance(value, Iterable) and not isinstance(value, Mapping | bytes):
-        names = tuple(value)
-        if all(isinstance(name, str) and name.strip() for name in names):
-            return tuple(name.strip() for name in names)
-    raise _fail(key, value, "Expected names separated by whitespace or newlines, or a list.")
+        items = list(value)
+        if all(isinstance(item, str) for item in items):
+            return tuple(name for item in items for name in _split(item))
+    raise _fail(
+        key, value, "Expected names separated by commas, whitespace or newlines, or a list."
+    )
 
 
 def _as_lower_names(key: str, value: object) -> tuple[str, ...]:
@@ -115,16 +158,46 @@ def _as_attribute_names(key: str, value: object) -> tuple[str, ...]:
     return names
 
 
+def _regex_sources(text: str) -> list[str]:
+    r"""Split regexes by lines and by top-level commas (not in ``{}``, ``[]``, ``()``, escaped).
+
+    A regex may contain spaces, so whitespace does not separate; a literal comma is written
+    ``\,`` or ``[,]``.
+    """
+    sources: list[str] = []
+    for line in text.splitlines():
+        depth, escaped, start = 0, False, 0
+        for index, char in enumerate(line):
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char in "([{":
+                depth += 1
+            elif char in ")]}":
+                depth = max(depth - 1, 0)
+            elif char == "," and depth == 0:
+                sources.append(line[start:index])
+                start = index + 1
+        sources.append(line[start:])
+    return [source.strip() for source in sources if source.strip()]
+
+
 def _as_patterns(key: str, value: object) -> tuple[re.Pattern[str], ...]:
     if value is None:
         return ()
     if isinstance(value, str):
-        # One regex per line: a regex may contain spaces.
-        sources: list[object] = [line.strip() for line in value.splitlines() if line.strip()]
+        sources: list[object] = list(_regex_sources(value))
     elif isinstance(value, Iterable) and not isinstance(value, Mapping | bytes):
-        sources = list(value)
+        sources = [
+            item
+            for each in value
+            for item in (_regex_sources(each) if isinstance(each, str) else [each])
+        ]
     else:
-        raise _fail(key, value, "Expected regular expressions, one per line, or a list.")
+        raise _fail(
+            key, value, "Expected regular expressions, one per line or comma-separated, or a list."
+        )
     patterns = []
     for source in sources:
         if isinstance(source, re.Pattern):
@@ -348,10 +421,14 @@ class TracingSettings:
 
 
 def is_tracing(value: object) -> bool:
-    """Whether ``value`` is a :class:`~pyramid_tracing.Tracing` object."""
-    from ._tracing import Tracing  # _tracing imports this module
+    """Whether ``value`` is a :class:`~pyramid_tracing.Tracing` object.
 
-    return isinstance(value, Tracing)
+    Recognised by its parsed ``settings`` rather than by its class, so that this module
+    imports nothing from the package.
+    """
+    return not isinstance(value, type) and isinstance(
+        getattr(value, "settings", None), TracingSettings
+    )
 
 
 def _tracer_from_settings(settings: Mapping[str, object]) -> opentracing.Tracer | None:
@@ -371,6 +448,17 @@ def _tracer_from_settings(settings: Mapping[str, object]) -> opentracing.Tracer 
         old = settings.get(key)
         if old is None or is_tracing(old):
             continue  # A Tracing under these keys is handled by includeme.
+        if type(old) is opentracing.Tracer:
+            # pyramid_opentracing 1.0 ignored ot.tracer; apps set OpenTracing's no-op base
+            # Tracer there as a placeholder and installed the real one globally.
+            warnings.warn(
+                f"The setting {key!r} holds OpenTracing's no-op opentracing.Tracer(): as in "
+                "pyramid_opentracing 1.0 it is ignored and the global tracer is used. Remove "
+                "it, or set 'tracing.tracer' to the real tracer.",
+                DeprecationWarning,
+                stacklevel=5,
+            )
+            continue
         if is_tracer(old):
             return cast("opentracing.Tracer", old)
         # Silently falling back to the global tracer would hide a misconfiguration.
@@ -382,17 +470,36 @@ def _tracer_from_settings(settings: Mapping[str, object]) -> opentracing.Tracer 
 _KNOWN_KEYS: Final = frozenset(PREFIX + field.name for field in attrs.fields(TracingSettings))
 
 
+# The ot.* keys pyramid_opentracing read ("ot.tracing" and "ot.tracer" are also where it and
+# this add-on store the app's Tracing).
+_OLD_PREFIX: Final = "ot."
+
+
+def _suggestion(key: str, prefix: str, candidates: Iterable[str]) -> str:
+    # Compare without the shared prefix: it would make every key look close to any other.
+    suffixes = sorted(candidate[len(prefix) :] for candidate in candidates)
+    close = difflib.get_close_matches(key[len(prefix) :], suffixes, n=1, cutoff=0.6)
+    return f" Did you mean {prefix + close[0]!r}?" if close else ""
+
+
 def _check_unknown_keys(settings: Mapping[str, object]) -> None:
     for key in settings:
+        if key.startswith(_OLD_PREFIX) and key not in _OLD_KEYS:
+            # pyramid_opentracing ignored unknown ot.* keys: warn, as a typo loses a setting.
+            hint = _suggestion(key, _OLD_PREFIX, _OLD_KEYS)
+            warnings.warn(
+                f"Unknown setting {key!r} (value {settings[key]!r}) is ignored.{hint} Known "
+                f"pyramid_opentracing settings: {', '.join(sorted(_OLD_KEYS))}.",
+                UserWarning,
+                stacklevel=4,
+            )
+            continue
         if not key.startswith(PREFIX) or key in _KNOWN_KEYS or key in OTEL_KEYS:
             continue
         prefix, candidates = (
             (OTEL_PREFIX, OTEL_KEYS) if key.startswith(OTEL_PREFIX) else (PREFIX, _KNOWN_KEYS)
         )
-        # Compare without the shared prefix: it would make every key look close to any other.
-        suffixes = sorted(candidate[len(prefix) :] for candidate in candidates)
-        close = difflib.get_close_matches(key[len(prefix) :], suffixes, n=1, cutoff=0.6)
-        hint = f" Did you mean {prefix + close[0]!r}?" if close else ""
+        hint = _suggestion(key, prefix, candidates)
         known = ", ".join(sorted(candidates))
         msg = f"Unknown setting {key!r} (value {settings[key]!r}).{hint} Known settings: {known}."
         raise ConfigurationError(msg)

@@ -15,7 +15,8 @@ from typing_extensions import ParamSpec
 
 from ._failures import failures
 from ._scope import ScopeManager
-from ._tracing import Tracing, _current
+from ._state import current as _current
+from ._tracing import Tracing
 
 __all__ = ["resolve_tracer", "traced"]
 

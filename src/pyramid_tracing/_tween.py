@@ -9,10 +9,11 @@ from pyramid.exceptions import ConfigurationError
 from pyramid.interfaces import IRoutesMapper
 
 from ._config import setup_tracing
-from ._tracing import request_path
+from ._state import state_for
+from ._urls import request_path
 from .typing import Request, Response
 
-__all__ = ["tracing_tween_factory"]
+__all__ = ["opentracing_tween_factory", "tracing_tween_factory"]
 
 Handler = Callable[[Request], Response]
 _NO_KWARGS: Final[dict[str, Any]] = {}
@@ -58,19 +59,21 @@ def tracing_tween_factory(handler: Handler, registry: Any) -> Handler:
     tracing = setup_tracing(registry)
     if not tracing.settings.trace_all:
         return handler
+    tracing._served_by_tween = True
     excluded_path = tracing._excluded_path
     excluded_route = _route_excluder(registry, tracing.settings.exclude_routes)
-    run_traced = tracing._run_traced
+    run = tracing._spans.run
 
     def tracing_tween(request: Request) -> Response:
         if excluded_path is not None and excluded_path(request_path(request)) is not None:
             return handler(request)
         if excluded_route is not None and excluded_route(request):
             return handler(request)
-        return run_traced(request, (), handler, (request,), _NO_KWARGS)
+        return run(request, state_for(request), handler, (request,), _NO_KWARGS, routed=False)
 
     return tracing_tween
 
 
-#: The ``pyramid_opentracing`` name of the tween factory, for explicit ``pyramid.tweens`` lists.
+#: The ``pyramid_opentracing`` name of the tween factory, for explicit ``pyramid.tweens`` lists
+#: (the one piece of pyramid_opentracing compatibility outside _compat: it is this function).
 opentracing_tween_factory = tracing_tween_factory

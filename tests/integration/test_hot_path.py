@@ -15,17 +15,12 @@ from webob.headers import EnvironHeaders
 from webtest import TestApp
 
 import pyramid_tracing
-import pyramid_tracing._tracing
-from pyramid_tracing._carrier import (
-    HeaderCarrier,
-    context_header_check,
-    empty_context_check,
-    environ_key,
-    span_batch_type,
-)
+import pyramid_tracing._tracers
+from pyramid_tracing._carrier import HeaderCarrier, environ_key
 from pyramid_tracing._settings import DEFAULT_SENSITIVE_HEADERS, DEFAULT_SENSITIVE_QUERY_PARAMS
 from pyramid_tracing._tags import TagPolicy
-from pyramid_tracing._tracing import _request_url, request_path
+from pyramid_tracing._tracers import context_header_check, empty_context_check, span_batch_type
+from pyramid_tracing._urls import request_path, request_url, url_tag
 
 POLICY = TagPolicy(
     sensitive_headers=DEFAULT_SENSITIVE_HEADERS,
@@ -103,7 +98,7 @@ def test_request_url_and_path_equal_webob(
     else:
         environ["HTTP_HOST"] = host
     request = Request(environ)
-    assert _request_url(request) == request.url
+    assert request_url(request) == request.url
     assert request_path(request) == request.path
 
 
@@ -375,7 +370,7 @@ def _shim_spans(monkeypatch: pytest.MonkeyPatch, *, batch: bool) -> list[Any]:
     from pyramid.response import Response
 
     if not batch:
-        monkeypatch.setattr(pyramid_tracing._tracing, "span_batch_type", lambda tracer: None)
+        monkeypatch.setattr(pyramid_tracing._tracers, "span_batch_type", lambda tracer: None)
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -532,7 +527,7 @@ query_parts = st.sampled_from(["token", "=", "a", "#", "&", "@", "%74oken", "+",
 @example(path="p", query="token=a", host="h?x=1")
 @example(path="p", query="token=a@b", host="h")
 @example(path="p", query="token=a", host="u:p@h")
-def test_url_tag_equals_redacting_request_url(path: str, query: str, host: str | None) -> None:
+def test_url_tag_equals_redactingrequest_url(path: str, query: str, host: str | None) -> None:
     """The http.url tag built in one pass is TagPolicy.url of the request's URL."""
     environ = Request.blank("/").environ
     environ["PATH_INFO"] = ("/" + path).encode("utf-8").decode("latin-1")
@@ -543,4 +538,4 @@ def test_url_tag_equals_redacting_request_url(path: str, query: str, host: str |
         environ["HTTP_HOST"] = host
     request = Request(environ)
     tracing = pyramid_tracing.Tracing(MockTracer())
-    assert tracing._url_tag(request) == tracing.policy.url(_request_url(request))
+    assert url_tag(tracing.policy, request) == tracing.policy.url(request_url(request))

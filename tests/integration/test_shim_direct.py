@@ -1,6 +1,6 @@
 """The server span under the plain OpenTelemetry shim, started on OpenTelemetry directly.
 
-``pyramid_tracing._shim`` starts the request's span with one ``start_span`` on the tracer under
+``pyramid_tracing._tracers`` starts the request's span with one ``start_span`` on the tracer under
 the shim and one context attach, instead of the shim's ``start_active_span``. These tests hold
 it to the shim's own behaviour: the same span (name, attributes, parent, status, events), the
 same active span for OpenTracing and OpenTelemetry code, the context restored afterwards, and
@@ -30,7 +30,7 @@ from opentelemetry.shim.opentracing_shim import ScopeManagerShim, TracerShim, cr
 from opentelemetry.trace import INVALID_SPAN, SpanKind, StatusCode
 
 from pyramid_tracing import get_tracing
-from pyramid_tracing._shim import server_span_starter
+from pyramid_tracing._tracers import server_span_starter
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 

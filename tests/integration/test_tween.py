@@ -106,12 +106,12 @@ def test_status_code_comes_from_returned_response(tracer: MockTracer, make_app: 
 
 
 def test_raised_exception_tags_error_and_propagates(tracer: MockTracer, make_app: AppFactory):
-    """An exception tags error=true with the error log fields and reaches the caller unchanged."""
+    """An escaped exception: error=true, the error log fields, status 500 (what the server sends)."""
     with pytest.raises(Boom, match="kaboom") as raised:
         make_app().get("/boom")
     span = only_span(tracer)
     assert span.tags["error"] is True
-    assert "http.status_code" not in span.tags
+    assert span.tags["http.status_code"] == 500
     assert span.operation_name == "boom"
     (log,) = span.logs
     fields = log.key_values

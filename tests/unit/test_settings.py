@@ -107,9 +107,7 @@ def test_defaults() -> None:
     assert settings.exclude_routes == frozenset()
     assert settings.capture_request_headers == ()
     assert settings.capture_response_headers == ()
-    assert settings.sensitive_headers == frozenset(
-        {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"}
-    )
+    assert settings.sensitive_headers == DEFAULT_SENSITIVE_HEADERS
     assert settings.sensitive_query_params == DEFAULT_SENSITIVE_QUERY_PARAMS
     assert settings.max_tag_length == 1024
 
@@ -129,17 +127,106 @@ def test_slotted() -> None:
 
 
 def test_non_tracing_keys_ignored() -> None:
-    """Keys outside tracing.* (including look-alikes and unknown ot.* keys) are ignored."""
-    settings = parse(
-        {
-            "pyramid.reload_templates": "true",
-            "tracingx.trace_all": "bogus",
-            "tracing_trace_all": "bogus",
-            "ot.something_else": object(),
-            "sqlalchemy.url": "sqlite://",
-        }
-    )
+    """Keys outside tracing.* and ot.* (including look-alikes) are ignored, silently."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        settings = parse(
+            {
+                "pyramid.reload_templates": "true",
+                "tracingx.trace_all": "bogus",
+                "tracing_trace_all": "bogus",
+                "sqlalchemy.url": "sqlite://",
+            }
+        )
     assert settings == TracingSettings()
+
+
+def test_unknown_old_key_warns_with_a_suggestion() -> None:
+    """An unknown ot.* key is ignored, as pyramid_opentracing did, with a warning and a hint."""
+    with pytest.warns(UserWarning) as caught:
+        settings = TracingSettings.from_settings({"ot.traced_atributes": "path"})
+    assert settings == TracingSettings()
+    assert [str(w.message) for w in caught] == [
+        "Unknown setting 'ot.traced_atributes' (value 'path') is ignored. Did you mean "
+        "'ot.traced_attributes'? Known pyramid_opentracing settings: ot.base_tracer, "
+        "ot.base_tracer_func, ot.operation_name_func, ot.start_span_cb, ot.trace_all, "
+        "ot.traced_attributes, ot.tracer, ot.tracer_callable, ot.tracer_parameters, "
+        "ot.tracing, ot.tracing_callable."
+    ]
+
+
+def test_noop_tracer_placeholder_under_ot_tracer_means_the_global_tracer() -> None:
+    """``ot.tracer = opentracing.Tracer()`` was ignored by pyramid_opentracing 1.0: still is."""
+    settings, messages = parse_warned({"ot.tracer": opentracing.Tracer()})
+    assert settings.tracer is None
+    assert messages[-1] == (
+        "The setting 'ot.tracer' holds OpenTracing's no-op opentracing.Tracer(): as in "
+        "pyramid_opentracing 1.0 it is ignored and the global tracer is used. Remove it, or "
+        "set 'tracing.tracer' to the real tracer."
+    )
+
+
+# -- list settings: commas, whitespace and newlines ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "authorization, cookie, x-api-key",
+        "authorization,cookie,x-api-key",
+        "authorization cookie\nx-api-key",
+        "\n  authorization,\n  cookie ,, x-api-key,\n",
+        ["authorization, cookie", "", "x-api-key"],
+    ],
+)
+def test_list_settings_accept_commas_whitespace_and_newlines(value: object) -> None:
+    """Commas, whitespace and newlines all separate items; empty items are ignored."""
+    settings = parse({"tracing.sensitive_headers": value})
+    assert settings.sensitive_headers == frozenset({"authorization", "cookie", "x-api-key"})
+
+
+@pytest.mark.parametrize(
+    ("key", "field"),
+    [
+        ("capture_request_headers", "capture_request_headers"),
+        ("capture_response_headers", "capture_response_headers"),
+        ("sensitive_query_params", "sensitive_query_params"),
+        ("traced_attributes", "traced_attributes"),
+        ("exclude_routes", "exclude_routes"),
+    ],
+)
+def test_no_list_setting_keeps_a_comma_in_a_name(key: str, field: str) -> None:
+    """Every list setting splits ``a, b`` into ``a`` and ``b``: no name ends with a comma."""
+    values = getattr(parse({f"tracing.{key}": "alpha, beta,gamma"}), field)
+    assert sorted(values) == ["alpha", "beta", "gamma"]
+
+
+def test_exclude_paths_split_on_top_level_commas_only() -> None:
+    """Regexes split on commas outside ``{}``, ``[]`` and ``()``; ``\\,`` stays a comma."""
+    settings = parse({"tracing.exclude_paths": "^/health$, ^/a{1,3}$,^/[,;]x\n^/b\\,c$"})
+    assert [p.pattern for p in settings.exclude_paths] == [
+        "^/health$",
+        "^/a{1,3}$",
+        "^/[,;]x",
+        "^/b\\,c$",
+    ]
+
+
+def test_default_sensitive_lists_cover_csrf_and_common_credentials() -> None:
+    """Pyramid's CSRF token, proxy and gateway credentials and OAuth values are redacted."""
+    for header in ("x-csrf-token", "x-xsrf-token", "proxy-authorization", "x-auth-token"):
+        assert header in DEFAULT_SENSITIVE_HEADERS
+    for param in (
+        "csrf_token",
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "client_secret",
+        "code",
+        "signature",
+        "sig",
+    ):
+        assert param in DEFAULT_SENSITIVE_QUERY_PARAMS
 
 
 # -- tracing.trace_all and booleans --------------------------------------------------------------
@@ -290,12 +377,12 @@ def test_traced_attributes_invalid_name() -> None:
     )
 
 
-@pytest.mark.parametrize("value", [42, ["path", 1], ["path", ""], {"path": 1}])
+@pytest.mark.parametrize("value", [42, ["path", 1], {"path": 1}, [b"path"]])
 def test_traced_attributes_invalid_type(value: object) -> None:
-    """Anything but a string or a list of non-empty strings is an error."""
+    """Anything but a string or a list of strings is an error."""
     assert error({"tracing.traced_attributes": value}) == (
         f"Invalid value for setting 'tracing.traced_attributes': {value!r}. "
-        "Expected names separated by whitespace or newlines, or a list."
+        "Expected names separated by commas, whitespace or newlines, or a list."
     )
 
 
@@ -419,7 +506,7 @@ def test_exclude_paths_bad_type() -> None:
     """A value that is neither text nor a list is an error."""
     assert error({"tracing.exclude_paths": 42}) == (
         "Invalid value for setting 'tracing.exclude_paths': 42. "
-        "Expected regular expressions, one per line, or a list."
+        "Expected regular expressions, one per line or comma-separated, or a list."
     )
 
 
@@ -445,7 +532,7 @@ def test_exclude_routes_bad() -> None:
     """A non-string route name is an error."""
     assert error({"tracing.exclude_routes": [None]}) == (
         "Invalid value for setting 'tracing.exclude_routes': [None]. "
-        "Expected names separated by whitespace or newlines, or a list."
+        "Expected names separated by commas, whitespace or newlines, or a list."
     )
 
 
@@ -492,7 +579,7 @@ def test_names_bad(key: str, value: object) -> None:
     """A value that is not text or a list of names is an error naming key and value."""
     assert error({f"tracing.{key}": value}) == (
         f"Invalid value for setting 'tracing.{key}': {value!r}. "
-        "Expected names separated by whitespace or newlines, or a list."
+        "Expected names separated by commas, whitespace or newlines, or a list."
     )
 
 

@@ -20,7 +20,7 @@ from pyramid.response import Response
 from webtest import TestApp
 
 from pyramid_tracing import ScopeManager, Tracing, TracingSettings, current_tracing, traced
-from pyramid_tracing._tracing import _current
+from pyramid_tracing._state import current as _current
 
 
 class RecordingTracer(MockTracer):

@@ -1,0 +1,439 @@
+"""The server span of a request, in three phases, by one runner built once per application.
+
+* *start* (the tween, or the view decorator): extract the caller's context and start the span
+  with the tags known before routing, named after the HTTP method;
+* *routed* (a view deriver, once Pyramid has matched the route and found the context and is
+  about to call the view): name the span, record the traced attributes and run the start
+  hook, so that what the hook and the view set afterwards wins;
+* *finish*: the status, the error, the route and the captured response headers, then the
+  finish hook, then close. A request that never reached its view is routed here first.
+
+:class:`ServerSpans` holds what is fixed for the app (the tracer when one was given, its
+:class:`~pyramid_tracing._tracers.Capabilities`, the tag policy, the namer, the hooks); only
+the global-tracer case looks the tracer up per request.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
+
+import opentracing
+from opentracing import Format, Scope, Span
+from opentracing.ext import tags as ext_tags
+from pyramid.httpexceptions import HTTPException
+from webob import Response as WebObResponse
+
+from ._carrier import HeaderCarrier
+from ._failures import failures, logger
+from ._naming import namer
+from ._settings import TracingSettings
+from ._state import RequestState, current
+from ._tags import TagPolicy, header_tags
+from ._tracers import Capabilities, ServerSpanStarter, capabilities
+from ._urls import url_tag
+from .typing import Request, Response, StartSpanHook
+
+if TYPE_CHECKING:
+    from ._tracing import Tracing
+
+__all__ = ["ServerSpans"]
+
+R = TypeVar("R")
+_S = TypeVar("_S")
+
+_SERVER_TAGS: Final = {
+    ext_tags.COMPONENT: "pyramid",
+    ext_tags.SPAN_KIND: ext_tags.SPAN_KIND_RPC_SERVER,
+}
+_EXPECTED_EXTRACT_ERRORS: Final = (
+    opentracing.InvalidCarrierException,
+    opentracing.SpanContextCorruptedException,
+    opentracing.UnsupportedFormatException,
+)
+
+
+def _under_parent_or_root(start: Callable[[Any], _S], parent: Any) -> _S:
+    """``start(parent)``, or ``start(None)`` (a new root) when it fails under ``parent``.
+
+    A context the tracer extracted but cannot use must not cost the request its span.
+    """
+    try:
+        return start(parent)
+    except Exception as exc:
+        if parent is None:
+            raise
+        failures.report("starting the server span under the extracted context", exc)
+        return start(None)
+
+
+class ServerSpans:
+    """Starts, routes and finishes the server spans of one :class:`~pyramid_tracing.Tracing`."""
+
+    def __init__(
+        self,
+        tracing: Tracing,
+        tracer: opentracing.Tracer | None,
+        settings: TracingSettings,
+        start_hook: StartSpanHook | None,
+    ) -> None:
+        self._tracing = tracing
+        self._tracer = tracer
+        self.policy = TagPolicy(
+            sensitive_headers=settings.sensitive_headers,
+            sensitive_query_params=settings.sensitive_query_params,
+            max_tag_length=settings.max_tag_length,
+        )
+        self._name = namer(settings.operation_name)
+        self._attributes = settings.traced_attributes
+        self._start_hook = start_hook
+        self._finish_hook = settings.finish_span_hook
+        self._request_headers = header_tags(
+            "http.request.header.", settings.capture_request_headers
+        )
+        self._response_headers = header_tags(
+            "http.response.header.", settings.capture_response_headers
+        )
+        # Decided once for a given tracer; for the global tracer, once per tracer installed
+        # (one tuple, so that a thread never pairs a tracer with another's capabilities).
+        self._fixed = None if tracer is None else capabilities(tracer)
+        self._global: Capabilities | None = None
+
+    def capabilities(self) -> Capabilities:
+        """The tracer to use now, with what the hot path decided for it."""
+        fixed = self._fixed
+        if fixed is not None:
+            return fixed
+        tracer = opentracing.global_tracer()
+        found = self._global
+        if found is None or found.tracer is not tracer:
+            found = self._global = capabilities(tracer)
+            if found.noop:
+                logger.warning(
+                    "pyramid_tracing: no tracer is configured (tracing.tracer is not set) and "
+                    "the OpenTracing global tracer is its no-op tracer: spans are dropped. Set "
+                    "tracing.tracer, or install a global tracer with opentracing.set_global_tracer"
+                )
+        return found
+
+    # -- the whole request ---------------------------------------------------------------
+
+    def run(
+        self,
+        request: Request,
+        state: RequestState,
+        view: Callable[..., R],
+        args: tuple[object, ...],
+        kwargs: dict[str, Any],
+        *,
+        routed: bool,
+        attributes: tuple[str, ...] = (),
+    ) -> R:
+        """Call ``view`` inside the server span of ``request``.
+
+        The traced part runs in a copy of the current context, so the context is left exactly
+        as found even when a faulty tracer or scope manager leaves a span active: the next
+        request served by the same thread never sees it. ContextVars the view sets are not
+        visible after it returns, as with each request of an asyncio server.
+
+        Args:
+            request: the request.
+            state: its state (``request.tracing``, or the state of a request without it).
+            view: the tween's handler, or the decorated view.
+            args: the positional arguments of ``view``.
+            kwargs: the keyword arguments of ``view``.
+            routed: the view is the request's own view (the decorator): route now. The tween
+                passes ``False``; the view deriver routes the request later.
+            attributes: request attributes the decorator records besides the traced ones.
+        """
+        caps = self.capabilities()
+        if caps.noop and self._start_hook is None and self._finish_hook is None:
+            run = self._run_untagged
+        else:
+            run = self._run_traced
+        return contextvars.copy_context().run(
+            run, caps, request, state, view, args, kwargs, routed, attributes
+        )
+
+    def _run_untagged(
+        self,
+        caps: Capabilities,
+        request: Request,
+        state: RequestState,
+        view: Callable[..., R],
+        args: tuple[object, ...],
+        kwargs: dict[str, Any],
+        routed: bool,
+        attributes: tuple[str, ...],
+    ) -> R:
+        # OpenTracing's own no-op tracer and no hooks: nothing can read a tag, so none is
+        # built, and the no-op scope cannot fail. The span is still the request's span.
+        state._scope = caps.tracer.start_active_span(
+            request.method, finish_on_close=True, ignore_active_span=True
+        )
+        state._routed = True
+        current.set(self._tracing)  # in the context copy made by run(): it dies with it
+        try:
+            return view(*args, **kwargs)
+        finally:
+            state._scope = None
+
+    def _run_traced(
+        self,
+        caps: Capabilities,
+        request: Request,
+        state: RequestState,
+        view: Callable[..., R],
+        args: tuple[object, ...],
+        kwargs: dict[str, Any],
+        routed: bool,
+        attributes: tuple[str, ...],
+    ) -> R:
+        scope = self.start(caps, request, state)
+        if scope is None:
+            return view(*args, **kwargs)
+        current.set(self._tracing)  # in the context copy made by run(): it dies with it
+        if routed:
+            self.routed(state, request, attributes)
+        try:
+            result = view(*args, **kwargs)
+        except BaseException as exc:
+            # From the tween, an exception nothing handled: the WSGI server answers 500.
+            self.finish(state, request, None, exc, escaped=not routed)
+            raise
+        # A view with a renderer returns a dict: its status is then on request.response.
+        # isinstance first: it spares the happy path WebOb's status_code property.
+        is_response = isinstance(result, WebObResponse) or hasattr(result, "status_code")
+        self.finish(state, request, result if is_response else request.response, None)
+        return result
+
+    # -- start -----------------------------------------------------------------------------
+
+    def start(self, caps: Capabilities, request: Request, state: RequestState) -> Scope | None:
+        """Start and activate the server span of ``request``; ``None`` if the tracer fails."""
+        tracer = caps.tracer
+        try:
+            starter = caps.starter
+            if caps.noop:
+                # OpenTracing's own no-op tracer: its spans drop every tag and context, so none
+                # is extracted or built (this path runs only when hooks want the span).
+                scope = tracer.start_active_span(
+                    request.method, finish_on_close=True, ignore_active_span=True
+                )
+            elif starter is not None:
+                scope = self._start_direct(caps, starter, request)
+            else:
+                active = tracer.scope_manager.active
+                if active is not None:
+                    # An outer WSGI layer already traces this request: nest under it.
+                    parent = active.span
+                elif caps.may_carry is None or caps.may_carry(request.environ):
+                    parent = self._extract(tracer, request, caps.is_empty)
+                else:
+                    parent = None  # no header that this tracer reads: nothing to extract
+                name = request.method
+                scope = self._start_active(tracer, name, parent, self._tags(request, name))
+        except Exception as exc:
+            failures.report("starting the server span", exc)
+            return None
+        state._scope = scope
+        state._spans = self
+        state._routed = False
+        return scope
+
+    @staticmethod
+    def _extract(
+        tracer: opentracing.Tracer, request: Request, is_empty: Callable[[object], bool] | None
+    ) -> Any:
+        try:
+            carrier = cast("dict[str, str]", HeaderCarrier(request.environ))
+            context = tracer.extract(Format.HTTP_HEADERS, carrier)
+            return None if is_empty is not None and is_empty(context) else context
+        except _EXPECTED_EXTRACT_ERRORS:
+            return None
+        except Exception as exc:
+            failures.report("extracting the trace context from the request headers", exc)
+            return None
+
+    def _tags(self, request: Request, method: str) -> dict[str, object]:
+        policy = self.policy
+        tags: dict[str, object] = {
+            **_SERVER_TAGS,
+            # The method is the client's to choose (any token, any length): cut it like the rest.
+            ext_tags.HTTP_METHOD: policy.truncate(method),
+            ext_tags.HTTP_URL: url_tag(policy, request),
+        }
+        if self._request_headers:
+            headers = request.headers
+            for name, tag in self._request_headers:
+                value = headers.get(name)
+                if value is not None:
+                    tags[tag] = policy.header(name, value)
+        return tags
+
+    def _start_direct(
+        self, caps: Capabilities, starter: ServerSpanStarter, request: Request
+    ) -> Scope:
+        """Start the span with ``starter``, which finds the active parent on its own."""
+        may_carry = caps.may_carry
+        parent = None  # the starter nests the span under the current span, if any
+        if (may_carry is None or may_carry(request.environ)) and not starter.nests():
+            parent = self._extract(caps.tracer, request, caps.is_empty)
+        name = request.method
+        tags = self._tags(request, name)
+        scope = _under_parent_or_root(lambda parent: starter(name, parent, tags), parent)
+        # None: a parent of a kind the starter does not handle; the tracer's own path does.
+        return self._start_active(caps.tracer, name, parent, tags) if scope is None else scope
+
+    @staticmethod
+    def _start_active(
+        tracer: opentracing.Tracer, name: str, parent: Any, tags: dict[str, object]
+    ) -> Scope:
+        def start(parent: Any) -> Scope:
+            return tracer.start_active_span(
+                name, child_of=parent, tags=tags, finish_on_close=True, ignore_active_span=True
+            )
+
+        if parent is None:
+            return start(None)
+        scope: Scope = _under_parent_or_root(start, parent)
+        return scope
+
+    # -- routed ----------------------------------------------------------------------------
+
+    def routed(
+        self, state: RequestState, request: Request, attributes: tuple[str, ...] = ()
+    ) -> None:
+        """Name the span, record the traced attributes and run the start hook, once."""
+        scope = state._scope
+        if scope is None or state._routed:
+            return
+        state._routed = True
+        span = scope.span
+        # OpenTracing's own no-op span drops names and tags: build none.
+        if type(span) is not Span:
+            try:
+                span.set_operation_name(self.policy.truncate(self._operation_name(request)))
+                names = self._attributes + attributes if attributes else self._attributes
+                if names:
+                    self._tracing.tag_attributes(span, request, names)
+            except Exception as exc:
+                failures.report("naming the server span", exc)
+        hook = self._start_hook
+        if hook is not None:
+            try:
+                hook(span, request)
+            except Exception as exc:
+                failures.report("the start_span_hook", exc)
+
+    def _operation_name(self, request: Request) -> str:
+        try:
+            return self._name(request)
+        except Exception as exc:
+            failures.report("the operation_name callable", exc)
+            return cast("str", request.method)
+
+    # -- finish ----------------------------------------------------------------------------
+
+    def finish(
+        self,
+        state: RequestState,
+        request: Request,
+        response: Response | None,
+        exception: BaseException | None,
+        *,
+        escaped: bool = False,
+    ) -> None:
+        """Route if still needed, tag the result, run the finish hook and close; never raises.
+
+        Args:
+            state: the request's state, holding the scope.
+            request: the request.
+            response: the response sent, if any.
+            exception: the exception that ended the request, if any.
+            escaped: ``exception`` leaves the app (it reached the tween): record status 500.
+        """
+        scope = state._scope
+        if scope is None:
+            return
+        if not state._routed:
+            self.routed(state, request)
+        state._scope = None
+        span = scope.span
+        if type(span) is not Span:
+            try:
+                self._tag_result(span, request, response, exception, escaped)
+            except Exception as exc:
+                failures.report("tagging the server span", exc)
+        hook = self._finish_hook
+        if hook is not None:
+            try:
+                hook(span, request, response, exception)
+            except Exception as exc:
+                failures.report("the finish_span_hook", exc)
+        try:
+            scope.close()
+        except Exception as exc:
+            failures.report("finishing the server span", exc)
+
+    def _tag_result(
+        self,
+        span: Span,
+        request: Request,
+        response: Response | None,
+        exception: BaseException | None,
+        escaped: bool,
+    ) -> None:
+        route = getattr(request, "matched_route", None)
+        tags: dict[str, str | bool | float] = {}
+        if route is not None:
+            tags["pyramid.route"] = route.name
+            pattern = getattr(route, "pattern", None)  # users' test doubles may have none
+            if pattern is not None:
+                tags["http.route"] = pattern
+        status: int | None = None
+        if exception is not None:
+            if isinstance(exception, HTTPException):
+                status = exception.code
+            elif escaped:
+                status = 500
+        elif response is not None:
+            status = getattr(response, "status_code", None)
+            if status is None:
+                # Not a WebOb response (a test double): the one Pyramid would send.
+                status = request.response.status_code
+        if status is not None:
+            tags[ext_tags.HTTP_STATUS_CODE] = status
+        if type(span) is self._batch_type():
+            # The OpenTelemetry shim: one set_attributes call on its span (one lock, one
+            # validation pass) instead of a set_tag, each with both, per tag.
+            span.unwrap().set_attributes(tags)  # type: ignore[attr-defined]
+        else:
+            for key, value in tags.items():
+                span.set_tag(key, value)
+        if exception is not None:
+            if status is None or status >= 500:
+                self._tracing.tag_error(span, exception)
+            return
+        if response is not None and status is not None:
+            if status >= 500:
+                handled = getattr(request, "exception", None)
+                if isinstance(handled, BaseException):
+                    self._tracing.tag_error(span, handled)
+                else:
+                    span.set_tag(ext_tags.ERROR, True)
+            if self._response_headers:
+                self._tag_response_headers(span, response)
+
+    def _batch_type(self) -> type | None:
+        caps = self._fixed or self._global
+        return None if caps is None else caps.batch_span_type
+
+    def _tag_response_headers(self, span: Span, response: Response) -> None:
+        headers = response.headers
+        policy = self.policy
+        for name, tag in self._response_headers:
+            value = headers.get(name)
+            if value is not None:
+                span.set_tag(tag, policy.header(name, value))

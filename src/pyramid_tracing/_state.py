@@ -1,0 +1,109 @@
+"""Per-request tracing state, the Tracing of the current context, and the app's Tracing.
+
+A leaf module: it imports nothing else from the package at run time, so every other module
+can use it without an import cycle.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from typing import TYPE_CHECKING, Any, Final, cast
+
+from .typing import Request
+
+if TYPE_CHECKING:
+    from opentracing import Scope
+
+    from ._server_span import ServerSpans
+    from ._tracing import Tracing
+
+__all__ = [
+    "REGISTRY_ATTR",
+    "REQUEST_ATTR",
+    "RequestState",
+    "SCOPE_ATTR",
+    "current",
+    "current_tracing",
+    "get_tracing",
+    "request_state",
+    "state_for",
+]
+
+# The request attribute holding its RequestTracing (a request method extension, see _request).
+REQUEST_ATTR: Final = "tracing"
+# Where a request without request.tracing keeps its state (requests that Pyramid's router did
+# not make, such as a test's DummyRequest given to a decorated view).
+SCOPE_ATTR: Final = "_pyramid_tracing_scope"
+# The registry attribute holding the app's Tracing (the registry outlives every request).
+REGISTRY_ATTR: Final = "_pyramid_tracing"
+
+# The Tracing of the request being served in this context, for @traced and the outbound helpers.
+# A ContextVar (not the request) because those run in code that has no request at hand; it is
+# only ever set inside the context copy that serves one request, so it needs no reset token.
+current: contextvars.ContextVar[Tracing | None] = contextvars.ContextVar(
+    "pyramid_tracing.current_tracing", default=None
+)
+
+
+class RequestState:
+    """What a request carries for tracing: its registry, its server scope and its phase.
+
+    It lives in the request's ``__dict__`` (as ``request.tracing``, a
+    :class:`~pyramid_tracing.RequestTracing`, or under :data:`SCOPE_ATTR`) and holds no
+    reference back to the request, so the request is freed as soon as it is served.
+    """
+
+    __slots__ = ("_registry", "_routed", "_scope", "_spans")
+
+    def __init__(self, registry: object) -> None:
+        self._registry = registry
+        #: The server scope while the request is traced.
+        self._scope: Scope | None = None
+        #: The runner that started the scope; it owns the routed and finish phases.
+        self._spans: ServerSpans | None = None
+        #: Whether the routed phase (name, traced attributes, start hook) has run.
+        self._routed = False
+
+
+def request_state(request: Request) -> RequestState | None:
+    """The :class:`RequestState` of ``request``, or ``None`` when it has none yet."""
+    attributes = request.__dict__
+    state = attributes.get(REQUEST_ATTR)
+    if isinstance(state, RequestState):
+        return state
+    state = attributes.get(SCOPE_ATTR)
+    return state if isinstance(state, RequestState) else None
+
+
+def state_for(request: Request) -> RequestState:
+    """The :class:`RequestState` of ``request``, made when it has none."""
+    state = request_state(request)
+    if state is None:
+        state = RequestState(getattr(request, "registry", None))
+        request.__dict__[SCOPE_ATTR] = state
+    return state
+
+
+def current_tracing() -> Tracing | None:
+    """The :class:`Tracing` of the request being served in the current context, or ``None``."""
+    return current.get()
+
+
+def get_tracing(request_or_registry: Any) -> Tracing:
+    """The application's :class:`Tracing`.
+
+    Args:
+        request_or_registry: a request, or the application registry.
+
+    Raises:
+        LookupError: pyramid_tracing is not included in this application.
+    """
+    registry = getattr(request_or_registry, "registry", request_or_registry)
+    tracing = getattr(registry, REGISTRY_ATTR, None)
+    if tracing is None:
+        msg = (
+            "pyramid_tracing is not set up for this application: call "
+            "config.include('pyramid_tracing') (or list it in pyramid.includes)."
+        )
+        raise LookupError(msg)
+    return cast("Tracing", tracing)

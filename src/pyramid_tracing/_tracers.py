@@ -1,0 +1,337 @@
+"""Everything specific to one tracer: what the hot path may skip or do faster for it.
+
+:func:`capabilities` decides once per tracer object; only exact tracer and propagator classes
+qualify (a subclass or another propagator always gets the generic OpenTracing path):
+
+* ``may_carry(environ)``: false when no header can carry a context, so extraction is skipped;
+* ``is_empty(context)``: true for an extracted context that is no context;
+* ``starter``: starts the server span without the tracer's own activation (the shim);
+* ``batch_span_type``: the span class whose tags can be set in one call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final, NamedTuple, Protocol, cast
+
+import opentracing
+from opentracing import Format
+
+from ._carrier import environ_key
+
+__all__ = ["Capabilities", "ServerSpanStarter", "capabilities"]
+
+
+class ServerSpanStarter(Protocol):
+    """Starts server spans for one tracer without the tracer's own activation."""
+
+    def nests(self) -> bool:
+        """Whether a span is current already: the server span then nests under it."""
+
+    def __call__(
+        self, operation_name: str, parent: object, tags: dict[str, object]
+    ) -> opentracing.Scope | None:
+        """Start and activate the span under ``parent`` (or the current span when ``None``).
+
+        Returns ``None`` when ``parent`` is of a kind it does not handle: the caller then
+        takes the tracer's own path.
+        """
+
+
+class Capabilities(NamedTuple):
+    """What the hot path decided for one tracer (see :func:`capabilities`)."""
+
+    tracer: opentracing.Tracer
+    #: ``may_carry(environ)``: false when no header can carry a context.
+    may_carry: Callable[[dict[str, Any]], bool] | None
+    #: ``is_empty(context)``: true for an extracted context that is no context.
+    is_empty: Callable[[object], bool] | None
+    #: Starts the server span without the tracer's own activation (the shim).
+    starter: ServerSpanStarter | None
+    #: The span class whose tags go in one ``unwrap().set_attributes`` call.
+    batch_span_type: type | None
+    #: OpenTracing's own no-op tracer: nothing can read a tag.
+    noop: bool
+
+
+def capabilities(tracer: opentracing.Tracer) -> Capabilities:
+    """Decide, once, what the hot path may skip or shortcut for ``tracer``."""
+    return Capabilities(
+        tracer,
+        context_header_check(tracer),
+        empty_context_check(tracer),
+        server_span_starter(tracer),
+        span_batch_type(tracer),
+        type(tracer) is opentracing.Tracer,
+    )
+
+
+# -- skipping extraction when no header can carry a context ----------------------------------
+#
+# basictracer, MockTracer and jaeger-client extract by iterating over every header (MockTracer
+# then raises when it found none of its own), which costs more than the rest of the request's
+# glue. Their code reads only headers whose lowercase names equal or start with a few known
+# strings; when the environ has no key for one of them, extraction finds no context, and is
+# skipped. Only these exact tracer and propagator classes qualify: a subclass or another
+# propagator always gets the full extraction.
+#
+# A header's environ key is "HTTP_" + its name upper-cased with "_" for "-" (the CGI rule of
+# RFC 3875, section 4.1.18, that PEP 3333 adopts, and how WebOb looks a header up); header
+# names are ASCII tokens (RFC 9110). An environ key that breaks the rule, such as
+# "HTTP_ot-tracer-traceid", comes from no WSGI server, and its header is not extracted.
+
+# Both MockTracer and basictracer need ot-tracer-traceid (and ot-tracer-spanid; basictracer
+# also ot-tracer-sampled) to find a context; baggage alone is no context (or a corrupt one).
+_OT_TRACE_ID_KEY: Final = "HTTP_OT_TRACER_TRACEID"
+
+
+def context_header_check(tracer: object) -> Callable[[dict[str, Any]], bool] | None:
+    """``may_carry(environ)`` for a tracer whose extraction is known, else ``None``.
+
+    ``may_carry`` is false only when the tracer's ``extract(Format.HTTP_HEADERS, ...)`` on
+    these headers would find no span context (return ``None`` or raise
+    ``SpanContextCorruptedException``). It re-checks the tracer's propagator on each call,
+    so a propagator registered later is honoured.
+    """
+    module = type(tracer).__module__
+    if module == "basictracer.tracer":
+        from basictracer import BasicTracer  # type: ignore[import-untyped]
+        from basictracer.text_propagator import (  # type: ignore[import-untyped]
+            TextPropagator as BasicPropagator,
+        )
+
+        if type(tracer) is BasicTracer:
+            return _ot_check(tracer, BasicPropagator)
+    elif module == "opentracing.mocktracer.tracer":
+        from opentracing.mocktracer import MockTracer
+        from opentracing.mocktracer.text_propagator import TextPropagator as MockPropagator
+
+        if type(tracer) is MockTracer:
+            return _ot_check(tracer, MockPropagator)
+    elif module == "opentelemetry.shim.opentracing_shim":
+        from opentelemetry.shim.opentracing_shim import TracerShim
+
+        if type(tracer) is TracerShim:
+            return _otel_check()
+    elif module == "jaeger_client.tracer":
+        from jaeger_client.tracer import Tracer as JaegerTracer
+
+        if type(tracer) is JaegerTracer:
+            return _jaeger_check(tracer)
+    return None
+
+
+def _ot_check(tracer: Any, propagator_type: type) -> Callable[[dict[str, Any]], bool]:
+    propagators = tracer._propagators
+
+    def may_carry(environ: dict[str, Any]) -> bool:
+        propagator = propagators.get(Format.HTTP_HEADERS)
+        if type(propagator) is not propagator_type:
+            return True
+        return _OT_TRACE_ID_KEY in environ
+
+    return may_carry
+
+
+def _otel_check() -> Callable[[dict[str, Any]], bool]:
+    """The OpenTelemetry shim extracts with the global propagator, by looking headers up.
+
+    With OpenTelemetry's default propagators (W3C trace context and baggage) it reads
+    ``traceparent`` (then ``tracestate``) and ``baggage`` with ``carrier.get``, which is
+    ``environ.get("HTTP_TRACEPARENT")`` and ``environ.get("HTTP_BAGGAGE")``: without these
+    keys there is no context to extract. Any other global propagator gets the full extraction.
+    """
+    from opentelemetry.baggage.propagation import W3CBaggagePropagator
+    from opentelemetry.propagate import get_global_textmap
+    from opentelemetry.propagators.composite import CompositePropagator
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    def known(propagator: object) -> bool:
+        kind = type(propagator)
+        return kind is TraceContextTextMapPropagator or kind is W3CBaggagePropagator
+
+    def may_carry(environ: dict[str, Any]) -> bool:
+        if "HTTP_TRACEPARENT" in environ or "HTTP_BAGGAGE" in environ:
+            return True
+        propagator = get_global_textmap()
+        if type(propagator) is CompositePropagator:
+            inner: list[object] = list(propagator._propagators)
+            return not all(known(each) for each in inner)
+        return not known(propagator)
+
+    return may_carry
+
+
+def _jaeger_check(tracer: Any) -> Callable[[dict[str, Any]], bool]:
+    """``may_carry`` for jaeger-client's text codec.
+
+    It finds a context in uber-trace-id, jaeger-debug-id, jaeger-baggage or any uberctx-*
+    header (the names its codec was configured with).
+    """
+    from jaeger_client.codecs import TextCodec
+
+    codecs = tracer.codecs
+    # (the codec's names, their environ keys, the environ key prefix of the baggage headers)
+    known: list[tuple[tuple[object, ...], tuple[str, ...], str]] = []
+
+    def may_carry(environ: dict[str, Any]) -> bool:
+        codec = codecs.get(Format.HTTP_HEADERS)
+        if type(codec) is not TextCodec:
+            return True
+        names = (
+            codec.trace_id_header,
+            codec.debug_id_header,
+            codec.baggage_header,
+            codec.baggage_prefix,
+        )
+        if not known or known[0][0] != names:
+            if not all(isinstance(name, str) and name.isascii() for name in names):
+                return True
+            keys = tuple(environ_key(cast("str", name)) for name in names)
+            # Searched for in all keys joined by newlines: "\n" marks where a key starts.
+            known[:] = [(names, keys[:3], "\n" + keys[3])]
+        _, keys, prefix = known[0]
+        for key in keys:
+            if key in environ:
+                return True
+        try:
+            return prefix in "\n" + "\n".join(environ)
+        except TypeError:  # a key that is not a string: let the tracer decide
+            return True
+
+    return may_carry
+
+
+def empty_context_check(tracer: object) -> Callable[[object], bool] | None:
+    """``is_empty(context)`` for a tracer whose extracted "no context" is known, else ``None``.
+
+    The OpenTelemetry shim's ``extract`` returns a context wrapping ``INVALID_SPAN_CONTEXT``
+    when the request carries none; starting a span under it gives a new root span, exactly as
+    starting it without a parent does, only slower (the shim wraps it in a non-recording span
+    and the SDK looks it up again).
+    """
+    if type(tracer).__module__ == "opentelemetry.shim.opentracing_shim":
+        from opentelemetry.shim.opentracing_shim import SpanContextShim, TracerShim
+        from opentelemetry.trace import INVALID_SPAN_CONTEXT
+
+        if type(tracer) is TracerShim:
+
+            def is_empty(context: object) -> bool:
+                if type(context) is not SpanContextShim:
+                    return False
+                return context.unwrap() is INVALID_SPAN_CONTEXT
+
+            return is_empty
+    return None
+
+
+def span_batch_type(tracer: object) -> type | None:
+    """The span class of ``tracer`` whose tags can be set in one ``unwrap().set_attributes``.
+
+    Only the OpenTelemetry shim's own ``SpanShim`` under its own ``TracerShim``: its
+    ``set_tag(key, value)`` is ``unwrap().set_attribute(key, value)``, and one
+    ``set_attributes`` sets the same attributes in the same order with one lock.
+    """
+    if type(tracer).__module__ == "opentelemetry.shim.opentracing_shim":
+        from opentelemetry.shim.opentracing_shim import SpanShim, TracerShim
+
+        if type(tracer) is TracerShim:
+            return SpanShim
+    return None
+
+
+# -- the OpenTelemetry shim's server spans, started on OpenTelemetry directly ----------------
+#
+# Server spans for the OpenTelemetry OpenTracing shim, started on OpenTelemetry directly.
+#
+# The shim's ``start_active_span`` looks the current span up twice, wraps the parent, starts
+# the OpenTelemetry span, then activates it through a generator context manager that attaches
+# two contexts (the span's, then the shim scope's). The server span needs none of that: it is
+# started with one ``start_span`` call on the OpenTelemetry tracer under the shim, with the
+# SERVER kind and its attributes, and made current with one context attach that holds both the
+# span and its shim scope. What OpenTracing and OpenTelemetry code sees is the same as with the
+# shim's own path: ``tracer.active_span`` is the request's ``SpanShim``, and
+# ``opentelemetry.trace.get_current_span()`` its OpenTelemetry span.
+#
+# Only the shim's own ``TracerShim`` qualifies, with a scope manager whose activation is the
+# shim's own (``ScopeManagerShim`` or a subclass that does not override ``activate``).
+
+_SHIM_MODULE: Final = "opentelemetry.shim.opentracing_shim"
+
+
+def server_span_starter(tracer: object) -> ServerSpanStarter | None:
+    """A direct server span starter for ``tracer``, or ``None`` if it is not the plain shim."""
+    if type(tracer).__module__ != _SHIM_MODULE:
+        return None
+    from opentelemetry.context import attach, detach, set_value
+    from opentelemetry.shim.opentracing_shim import (
+        _SHIM_KEY,
+        ScopeManagerShim,
+        ScopeShim,
+        SpanContextShim,
+        SpanShim,
+        TracerShim,
+    )
+    from opentelemetry.trace import (
+        NonRecordingSpan,
+        SpanKind,
+        get_current_span,
+        set_span_in_context,
+    )
+
+    if type(tracer) is not TracerShim:
+        return None
+    manager = tracer.scope_manager
+    if not isinstance(manager, ScopeManagerShim):
+        return None
+    if type(manager).activate is not ScopeManagerShim.activate:
+        return None
+
+    class ServerScope(ScopeShim):
+        """The shim scope of a server span, made current with a single context attach."""
+
+        def __init__(self, span: SpanShim, otel_span: Any) -> None:
+            opentracing.Scope.__init__(self, manager, span)
+            self._span_cm = None
+            self._otel_span = otel_span
+            # What the shim's activation leaves current: the span, and this scope under the
+            # shim's key (which its ScopeManagerShim.active returns).
+            self._token = attach(set_value(_SHIM_KEY, self, set_span_in_context(otel_span)))
+
+        def close(self) -> None:
+            """Restore the context that was current before, then end the span."""
+            detach(self._token)
+            self._otel_span.end()
+
+        def __exit__(self, *exc_info: object) -> None:
+            self.close()
+
+    otel_tracer = tracer.unwrap()  # type: ignore[no-untyped-call]
+    server = SpanKind.SERVER
+
+    class Starter:
+        __slots__ = ()
+
+        def nests(self) -> bool:
+            # OpenTelemetry's current span, native or the shim's: made current by an outer
+            # layer (OpenTelemetry's WSGI middleware, or a shim scope).
+            return bool(get_current_span().get_span_context().is_valid)
+
+        def __call__(
+            self, operation_name: str, parent: object, tags: dict[str, object]
+        ) -> opentracing.Scope | None:
+            if parent is None:
+                context = None  # the current context: nested under its span, if any
+            elif type(parent) is SpanContextShim:
+                context = set_span_in_context(NonRecordingSpan(parent.unwrap()))
+            elif type(parent) is SpanShim:
+                context = set_span_in_context(parent.unwrap())  # type: ignore[no-untyped-call]
+            else:
+                return None
+            span = otel_tracer.start_span(
+                operation_name, context=context, kind=server, attributes=tags
+            )
+            shim_span = SpanShim(tracer, SpanContextShim(span.get_span_context()), span)
+            return ServerScope(shim_span, span)
+
+    return Starter()
