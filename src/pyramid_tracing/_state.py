@@ -21,7 +21,6 @@ __all__ = [
     "REGISTRY_ATTR",
     "REQUEST_ATTR",
     "RequestState",
-    "SCOPE_ATTR",
     "current",
     "current_tracing",
     "get_tracing",
@@ -33,7 +32,7 @@ __all__ = [
 REQUEST_ATTR: Final = "tracing"
 # Where a request without request.tracing keeps its state (requests that Pyramid's router did
 # not make, such as a test's DummyRequest given to a decorated view).
-SCOPE_ATTR: Final = "_pyramid_tracing_scope"
+_SCOPE_ATTR: Final = "_pyramid_tracing_scope"
 # The registry attribute holding the app's Tracing (the registry outlives every request).
 REGISTRY_ATTR: Final = "_pyramid_tracing"
 
@@ -49,7 +48,7 @@ class RequestState:
     """What a request carries for tracing: its registry, its server scope and its phase.
 
     It lives in the request's ``__dict__`` (as ``request.tracing``, a
-    :class:`~pyramid_tracing.RequestTracing`, or under :data:`SCOPE_ATTR`) and holds no
+    :class:`~pyramid_tracing.RequestTracing`, or under a private key) and holds no
     reference back to the request, so the request is freed as soon as it is served.
     """
 
@@ -71,7 +70,7 @@ def request_state(request: Request) -> RequestState | None:
     state = attributes.get(REQUEST_ATTR)
     if isinstance(state, RequestState):
         return state
-    state = attributes.get(SCOPE_ATTR)
+    state = attributes.get(_SCOPE_ATTR)
     return state if isinstance(state, RequestState) else None
 
 
@@ -80,7 +79,7 @@ def state_for(request: Request) -> RequestState:
     state = request_state(request)
     if state is None:
         state = RequestState(getattr(request, "registry", None))
-        request.__dict__[SCOPE_ATTR] = state
+        request.__dict__[_SCOPE_ATTR] = state
     return state
 
 

@@ -106,7 +106,7 @@ def test_status_code_comes_from_returned_response(tracer: MockTracer, make_app: 
 
 
 def test_raised_exception_tags_error_and_propagates(tracer: MockTracer, make_app: AppFactory):
-    """An escaped exception: error=true, the error log fields, status 500 (what the server sends)."""
+    """An escaped exception: error=true, the error log fields, and the 500 the server sends."""
     with pytest.raises(Boom, match="kaboom") as raised:
         make_app().get("/boom")
     span = only_span(tracer)

@@ -143,7 +143,7 @@ def test_non_tracing_keys_ignored() -> None:
 
 def test_unknown_old_key_warns_with_a_suggestion() -> None:
     """An unknown ot.* key is ignored, as pyramid_opentracing did, with a warning and a hint."""
-    with pytest.warns(UserWarning) as caught:
+    with pytest.warns(UserWarning, match="is ignored") as caught:
         settings = TracingSettings.from_settings({"ot.traced_atributes": "path"})
     assert settings == TracingSettings()
     assert [str(w.message) for w in caught] == [
