@@ -18,7 +18,8 @@ from opentracing import Span
 from pyramid.exceptions import ConfigurationError
 from typing_extensions import deprecated
 
-from ._settings import TracingSettings, _resolve, is_tracing
+from ._parsing import resolve
+from ._settings import TracingSettings, is_tracing
 from ._state import request_state
 from ._tracing import Tracing
 from .typing import OperationNameFunc, Request, StartSpanHook
@@ -113,7 +114,7 @@ def ready_tracing(settings: dict[str, Any]) -> Tracing | None:
     key = "ot.tracing_callable"
     if key not in settings:
         return None
-    factory = _resolve(key, settings[key])
+    factory = resolve(key, settings[key])
     if not callable(factory):
         msg = f"Invalid value for setting {key!r}: {settings[key]!r}. Expected a callable."
         raise ConfigurationError(msg)

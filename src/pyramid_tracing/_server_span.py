@@ -22,17 +22,16 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 import opentracing
 from opentracing import Format, Scope, Span
 from opentracing.ext import tags as ext_tags
-from pyramid.httpexceptions import HTTPException
 from webob import Response as WebObResponse
 
 from ._carrier import HeaderCarrier
 from ._failures import failures, logger
 from ._naming import namer
+from ._server_tags import start_tags, tag_result
 from ._settings import TracingSettings
 from ._state import RequestState, current
 from ._tags import TagPolicy, header_tags
 from ._tracers import Capabilities, ServerSpanStarter, capabilities
-from ._urls import url_tag
 from .typing import Request, Response, StartSpanHook
 
 if TYPE_CHECKING:
@@ -89,6 +88,7 @@ class ServerSpans:
         self._attributes = settings.traced_attributes
         self._start_hook = start_hook
         self._finish_hook = settings.finish_span_hook
+        self._no_hooks = start_hook is None and self._finish_hook is None
         self._request_headers = header_tags(
             "http.request.header.", settings.capture_request_headers
         )
@@ -147,16 +147,11 @@ class ServerSpans:
                 passes ``False``; the view deriver routes the request later.
             attributes: request attributes the decorator records besides the traced ones.
         """
-        caps = self.capabilities()
-        if caps.noop and self._start_hook is None and self._finish_hook is None:
-            run = self._run_untagged
-        else:
-            run = self._run_traced
         return contextvars.copy_context().run(
-            run, caps, request, state, view, args, kwargs, routed, attributes
+            self._run, self.capabilities(), request, state, view, args, kwargs, routed, attributes
         )
 
-    def _run_untagged(
+    def _run(
         self,
         caps: Capabilities,
         request: Request,
@@ -167,29 +162,18 @@ class ServerSpans:
         routed: bool,
         attributes: tuple[str, ...],
     ) -> R:
-        # OpenTracing's own no-op tracer and no hooks: nothing can read a tag, so none is
-        # built, and the no-op scope cannot fail. The span is still the request's span.
-        state._scope = caps.tracer.start_active_span(
-            request.method, finish_on_close=True, ignore_active_span=True
-        )
-        state._routed = True
-        current.set(self._tracing)  # in the context copy made by run(): it dies with it
-        try:
-            return view(*args, **kwargs)
-        finally:
-            state._scope = None
-
-    def _run_traced(
-        self,
-        caps: Capabilities,
-        request: Request,
-        state: RequestState,
-        view: Callable[..., R],
-        args: tuple[object, ...],
-        kwargs: dict[str, Any],
-        routed: bool,
-        attributes: tuple[str, ...],
-    ) -> R:
+        if caps.noop and self._no_hooks:
+            # OpenTracing's own no-op tracer and no hooks: nothing can read a tag, so none is
+            # built, and the no-op scope cannot fail. The span is still the request's span.
+            state._scope = caps.tracer.start_active_span(
+                request.method, finish_on_close=True, ignore_active_span=True
+            )
+            state._routed = True
+            current.set(self._tracing)  # in the context copy made by run(): it dies with it
+            try:
+                return view(*args, **kwargs)
+            finally:
+                state._scope = None
         scope = self.start(caps, request, state)
         if scope is None:
             return view(*args, **kwargs)
@@ -233,7 +217,9 @@ class ServerSpans:
                 else:
                     parent = None  # no header that this tracer reads: nothing to extract
                 name = request.method
-                scope = self._start_active(tracer, name, parent, self._tags(request, name))
+                scope = self._start_active(
+                    tracer, name, parent, start_tags(self.policy, request, self._request_headers)
+                )
         except Exception as exc:
             failures.report("starting the server span", exc)
             return None
@@ -256,22 +242,6 @@ class ServerSpans:
             failures.report("extracting the trace context from the request headers", exc)
             return None
 
-    def _tags(self, request: Request, method: str) -> dict[str, object]:
-        policy = self.policy
-        tags: dict[str, object] = {
-            **_SERVER_TAGS,
-            # The method is the client's to choose (any token, any length): cut it like the rest.
-            ext_tags.HTTP_METHOD: policy.truncate(method),
-            ext_tags.HTTP_URL: url_tag(policy, request),
-        }
-        if self._request_headers:
-            headers = request.headers
-            for name, tag in self._request_headers:
-                value = headers.get(name)
-                if value is not None:
-                    tags[tag] = policy.header(name, value)
-        return tags
-
     def _start_direct(
         self, caps: Capabilities, starter: ServerSpanStarter, request: Request
     ) -> Scope:
@@ -281,7 +251,7 @@ class ServerSpans:
         if (may_carry is None or may_carry(request.environ)) and not starter.nests():
             parent = self._extract(caps.tracer, request, caps.is_empty)
         name = request.method
-        tags = self._tags(request, name)
+        tags = start_tags(self.policy, request, self._request_headers)
         scope = _under_parent_or_root(lambda parent: starter(name, parent, tags), parent)
         # None: a parent of a kind the starter does not handle; the tracer's own path does.
         return self._start_active(caps.tracer, name, parent, tags) if scope is None else scope
@@ -363,7 +333,17 @@ class ServerSpans:
         span = scope.span
         if type(span) is not Span:
             try:
-                self._tag_result(span, request, response, exception, escaped)
+                caps = self._fixed or self._global
+                tag_result(
+                    self._tracing,
+                    span,
+                    request,
+                    response,
+                    exception,
+                    escaped=escaped,
+                    batch_type=None if caps is None else caps.batch_span_type,
+                    response_headers=self._response_headers,
+                )
             except Exception as exc:
                 failures.report("tagging the server span", exc)
         hook = self._finish_hook
@@ -376,64 +356,3 @@ class ServerSpans:
             scope.close()
         except Exception as exc:
             failures.report("finishing the server span", exc)
-
-    def _tag_result(
-        self,
-        span: Span,
-        request: Request,
-        response: Response | None,
-        exception: BaseException | None,
-        escaped: bool,
-    ) -> None:
-        route = getattr(request, "matched_route", None)
-        tags: dict[str, str | bool | float] = {}
-        if route is not None:
-            tags["pyramid.route"] = route.name
-            pattern = getattr(route, "pattern", None)  # users' test doubles may have none
-            if pattern is not None:
-                tags["http.route"] = pattern
-        status: int | None = None
-        if exception is not None:
-            if isinstance(exception, HTTPException):
-                status = exception.code
-            elif escaped:
-                status = 500
-        elif response is not None:
-            status = getattr(response, "status_code", None)
-            if status is None:
-                # Not a WebOb response (a test double): the one Pyramid would send.
-                status = request.response.status_code
-        if status is not None:
-            tags[ext_tags.HTTP_STATUS_CODE] = status
-        if type(span) is self._batch_type():
-            # The OpenTelemetry shim: one set_attributes call on its span (one lock, one
-            # validation pass) instead of a set_tag, each with both, per tag.
-            span.unwrap().set_attributes(tags)  # type: ignore[attr-defined]
-        else:
-            for key, value in tags.items():
-                span.set_tag(key, value)
-        if exception is not None:
-            if status is None or status >= 500:
-                self._tracing.tag_error(span, exception)
-            return
-        if response is not None and status is not None:
-            if status >= 500:
-                handled = getattr(request, "exception", None)
-                if isinstance(handled, BaseException):
-                    self._tracing.tag_error(span, handled)
-                else:
-                    span.set_tag(ext_tags.ERROR, True)
-            if self._response_headers:
-                self._tag_response_headers(span, response)
-
-    def _batch_type(self) -> type | None:
-        caps = self._fixed or self._global
-        return None if caps is None else caps.batch_span_type
-
-    def _tag_response_headers(self, span: Span, response: Response) -> None:
-        headers = response.headers
-        policy = self.policy
-        for name, tag in self._response_headers:
-            value = headers.get(name)
-            if value is not None:
-                span.set_tag(tag, policy.header(name, value))

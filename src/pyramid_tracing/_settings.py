@@ -5,13 +5,25 @@ from __future__ import annotations
 import difflib
 import re
 import warnings
-from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Final, cast
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Final, cast
 
 import attrs
 import opentracing
 from pyramid.exceptions import ConfigurationError
-from pyramid.path import DottedNameResolver
+
+from ._parsing import (
+    as_attribute_names,
+    as_bool,
+    as_callable,
+    as_lower_names,
+    as_names,
+    as_patterns,
+    as_positive_int,
+    fail,
+    is_tracer,
+    make_tracer,
+)
 
 if TYPE_CHECKING:
     from .typing import FinishSpanHook, OperationNameFunc, StartSpanHook
@@ -93,199 +105,6 @@ DEFAULT_SENSITIVE_QUERY_PARAMS: Final = frozenset(
 #: The named strategies accepted by ``tracing.operation_name``.
 OPERATION_NAME_CHOICES: Final = ("route_name", "route_pattern", "method_route")
 
-# Exactly the documented spellings: a misspelt value must fail, not mean False.
-_TRUE: Final = frozenset({"true", "yes", "on", "1"})
-_FALSE: Final = frozenset({"false", "no", "off", "0"})
-
-_resolver = DottedNameResolver()
-
-
-def _fail(key: str, value: object, allowed: str) -> ConfigurationError:
-    msg = f"Invalid value for setting {key!r}: {value!r}. {allowed}"
-    return ConfigurationError(msg)
-
-
-def _as_bool(key: str, value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered in _TRUE:
-            return True
-        if lowered in _FALSE:
-            return False
-    raise _fail(key, value, "Expected a boolean: true/false, yes/no, on/off or 1/0.")
-
-
-# Items of a list setting are separated by commas, whitespace or newlines, in any mix.
-_SEPARATORS: Final = re.compile(r"[\s,]+")
-
-
-def _split(text: str) -> list[str]:
-    return [item for item in _SEPARATORS.split(text) if item]
-
-
-def _as_names(key: str, value: object) -> tuple[str, ...]:
-    """Parse names separated by commas, whitespace or newlines, or an iterable of strings.
-
-    An empty item is ignored; a string item of an iterable is split the same way, so that no
-    name ever keeps a comma.
-    """
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return tuple(_split(value))
-    if isinstance(value, Iterable) and not isinstance(value, Mapping | bytes):
-        items = list(value)
-        if all(isinstance(item, str) for item in items):
-            return tuple(name for item in items for name in _split(item))
-    raise _fail(
-        key, value, "Expected names separated by commas, whitespace or newlines, or a list."
-    )
-
-
-def _as_lower_names(key: str, value: object) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(name.lower() for name in _as_names(key, value)))
-
-
-def _as_attribute_names(key: str, value: object) -> tuple[str, ...]:
-    names = _as_names(key, value)
-    for name in names:
-        if not name.isidentifier():
-            raise _fail(key, value, f"{name!r} is not a valid request attribute name.")
-    return names
-
-
-def _regex_sources(text: str) -> list[str]:
-    r"""Split regexes by lines and by top-level commas (not in ``{}``, ``[]``, ``()``, escaped).
-
-    A regex may contain spaces, so whitespace does not separate; a literal comma is written
-    ``\,`` or ``[,]``.
-    """
-    sources: list[str] = []
-    for line in text.splitlines():
-        depth, escaped, start = 0, False, 0
-        for index, char in enumerate(line):
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char in "([{":
-                depth += 1
-            elif char in ")]}":
-                depth = max(depth - 1, 0)
-            elif char == "," and depth == 0:
-                sources.append(line[start:index])
-                start = index + 1
-        sources.append(line[start:])
-    return [source.strip() for source in sources if source.strip()]
-
-
-def _as_patterns(key: str, value: object) -> tuple[re.Pattern[str], ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        sources: list[object] = list(_regex_sources(value))
-    elif isinstance(value, Iterable) and not isinstance(value, Mapping | bytes):
-        sources = [
-            item
-            for each in value
-            for item in (_regex_sources(each) if isinstance(each, str) else [each])
-        ]
-    else:
-        raise _fail(
-            key, value, "Expected regular expressions, one per line or comma-separated, or a list."
-        )
-    patterns = []
-    for source in sources:
-        if isinstance(source, re.Pattern):
-            patterns.append(cast("re.Pattern[str]", source))
-            continue
-        if not isinstance(source, str):
-            raise _fail(key, value, f"{source!r} is not a regular expression string.")
-        try:
-            patterns.append(re.compile(source))
-        except re.error as exc:
-            raise _fail(key, source, f"Not a valid regular expression: {exc}.") from exc
-    return tuple(patterns)
-
-
-def _as_positive_int(key: str, value: object) -> int:
-    if isinstance(value, bool):
-        raise _fail(key, value, "Expected a positive integer.")
-    if isinstance(value, int):
-        number = value
-    elif isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
-    else:
-        raise _fail(key, value, "Expected a positive integer.")
-    if number < 16:
-        raise _fail(key, value, "Expected an integer of at least 16.")
-    return number
-
-
-def _resolve(key: str, value: object) -> object:
-    """Resolve a dotted name (``pkg.mod.name`` or ``pkg.mod:name``); other values as they are."""
-    if not isinstance(value, str):
-        return value
-    name = value.strip()
-    try:
-        return _resolver.maybe_resolve(name)
-    except (ImportError, AttributeError, ValueError) as exc:
-        msg = f"Invalid value for setting {key!r}: {value!r}. Cannot import it: {exc}."
-        raise ConfigurationError(msg) from exc
-
-
-def _is_unset(value: object) -> bool:
-    # A blank INI line (``tracing.start_span_hook =``) means "not set", as it did in
-    # pyramid_opentracing; it must not reach the resolver, which fails on "" with IndexError.
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _as_callable(key: str, value: object) -> Callable[..., Any] | None:
-    if _is_unset(value):
-        return None
-    resolved = _resolve(key, value)
-    if not callable(resolved):
-        raise _fail(key, value, "Expected a callable or the dotted name of one.")
-    return cast("Callable[..., Any]", resolved)
-
-
-def is_tracer(value: object) -> bool:
-    """Whether ``value`` is an OpenTracing tracer object (not a tracer class or factory)."""
-    if isinstance(value, opentracing.Tracer):
-        return True
-    return (
-        not isinstance(value, type)
-        and hasattr(value, "start_active_span")
-        and hasattr(value, "scope_manager")
-    )
-
-
-def _make_tracer(
-    key: str, value: object, kwargs: Mapping[str, object]
-) -> opentracing.Tracer | None:
-    if _is_unset(value):
-        return None
-    resolved = _resolve(key, value)
-    if is_tracer(resolved):
-        return cast("opentracing.Tracer", resolved)
-    if not callable(resolved):
-        raise _fail(key, value, "Expected a tracer, a callable returning one, or a dotted name.")
-    try:
-        tracer = resolved(**kwargs)
-    except Exception as exc:
-        msg = (
-            f"Invalid value for setting {key!r}: {value!r}. Calling it to create the tracer "
-            f"raised {type(exc).__name__}: {exc}"
-        )
-        raise ConfigurationError(msg) from exc
-    if not is_tracer(tracer):
-        raise _fail(key, value, f"It returned {tracer!r}, which is not an OpenTracing tracer.")
-    return cast("opentracing.Tracer", tracer)
-
 
 def _as_operation_name(key: str, value: object) -> str | OperationNameFunc:
     if isinstance(value, str) and value.strip() in OPERATION_NAME_CHOICES:
@@ -294,8 +113,8 @@ def _as_operation_name(key: str, value: object) -> str | OperationNameFunc:
         isinstance(value, str) or callable(value)
     ):
         choices = ", ".join(OPERATION_NAME_CHOICES)
-        raise _fail(key, value, f"Expected one of {choices} or the dotted name of a callable.")
-    func = _as_callable(key, value)
+        raise fail(key, value, f"Expected one of {choices} or the dotted name of a callable.")
+    func = as_callable(key, value)
     assert func is not None
     return func
 
@@ -393,29 +212,29 @@ class TracingSettings:
             return None
 
         if found := get("trace_all", "ot.trace_all"):
-            values["trace_all"] = _as_bool(*found)
+            values["trace_all"] = as_bool(*found)
         if found := get("traced_attributes", "ot.traced_attributes"):
-            values["traced_attributes"] = _as_attribute_names(*found)
+            values["traced_attributes"] = as_attribute_names(*found)
         if found := get("operation_name", "ot.operation_name_func"):
             values["operation_name"] = _as_operation_name(*found)
         if found := get("start_span_hook", "ot.start_span_cb"):
-            values["start_span_hook"] = _as_callable(*found)
+            values["start_span_hook"] = as_callable(*found)
         if found := get("finish_span_hook"):
-            values["finish_span_hook"] = _as_callable(*found)
+            values["finish_span_hook"] = as_callable(*found)
         if found := get("exclude_paths"):
-            values["exclude_paths"] = _as_patterns(*found)
+            values["exclude_paths"] = as_patterns(*found)
         if found := get("exclude_routes"):
-            values["exclude_routes"] = frozenset(_as_names(*found))
+            values["exclude_routes"] = frozenset(as_names(*found))
         if found := get("capture_request_headers"):
-            values["capture_request_headers"] = _as_lower_names(*found)
+            values["capture_request_headers"] = as_lower_names(*found)
         if found := get("capture_response_headers"):
-            values["capture_response_headers"] = _as_lower_names(*found)
+            values["capture_response_headers"] = as_lower_names(*found)
         if found := get("sensitive_headers"):
-            values["sensitive_headers"] = frozenset(_as_lower_names(*found))
+            values["sensitive_headers"] = frozenset(as_lower_names(*found))
         if found := get("sensitive_query_params"):
-            values["sensitive_query_params"] = frozenset(_as_lower_names(*found))
+            values["sensitive_query_params"] = frozenset(as_lower_names(*found))
         if found := get("max_tag_length"):
-            values["max_tag_length"] = _as_positive_int(*found)
+            values["max_tag_length"] = as_positive_int(*found)
         values["tracer"] = _tracer_from_settings(settings)
         return cls(**values)  # type: ignore[arg-type]  # values are checked one by one above
 
@@ -434,16 +253,16 @@ def is_tracing(value: object) -> bool:
 def _tracer_from_settings(settings: Mapping[str, object]) -> opentracing.Tracer | None:
     kwargs = dict(settings)
     if "tracing.tracer" in settings:
-        return _make_tracer("tracing.tracer", settings["tracing.tracer"], kwargs)
+        return make_tracer("tracing.tracer", settings["tracing.tracer"], kwargs)
     if "ot.base_tracer" in settings:
-        return _make_tracer("ot.base_tracer", settings["ot.base_tracer"], kwargs)
+        return make_tracer("ot.base_tracer", settings["ot.base_tracer"], kwargs)
     if "ot.base_tracer_func" in settings:
-        return _make_tracer("ot.base_tracer_func", settings["ot.base_tracer_func"], kwargs)
+        return make_tracer("ot.base_tracer_func", settings["ot.base_tracer_func"], kwargs)
     if "ot.tracer_callable" in settings:
         params = settings.get("ot.tracer_parameters") or {}
         if not isinstance(params, Mapping):
-            raise _fail("ot.tracer_parameters", params, "Expected a mapping of keyword arguments.")
-        return _make_tracer("ot.tracer_callable", settings["ot.tracer_callable"], params)
+            raise fail("ot.tracer_parameters", params, "Expected a mapping of keyword arguments.")
+        return make_tracer("ot.tracer_callable", settings["ot.tracer_callable"], params)
     for key in ("ot.tracer", "ot.tracing"):
         old = settings.get(key)
         if old is None or is_tracing(old):
@@ -463,7 +282,7 @@ def _tracer_from_settings(settings: Mapping[str, object]) -> opentracing.Tracer 
             return cast("opentracing.Tracer", old)
         # Silently falling back to the global tracer would hide a misconfiguration.
         allowed = "Expected an OpenTracing tracer or a pyramid_tracing.Tracing."
-        raise _fail(key, old, allowed)
+        raise fail(key, old, allowed)
     return None
 
 
