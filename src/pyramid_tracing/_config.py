@@ -9,7 +9,7 @@ from typing import Any, Final, cast
 
 import attrs
 from opentracing.scope_managers import ThreadLocalScopeManager
-from pyramid.interfaces import IRequestExtensions
+from pyramid.interfaces import PHASE3_CONFIG, IRequestExtensions
 from pyramid.request import Request as PyramidRequest
 from pyramid.settings import aslist
 from pyramid.tweens import EXCVIEW
@@ -55,6 +55,13 @@ def includeme(config: Any) -> None:
     config.add_request_method(PerRequest(), "tracing")
     config.add_view_deriver(routed_view, name="pyramid_tracing", under=INGRESS)
     config.action(("pyramid_tracing", "setup"), setup_tracing, args=(registry,))
+    # After the app's own actions: its add_request_method extensions are known by then.
+    config.action(
+        ("pyramid_tracing", "attributes"),
+        _warn_about_attributes,
+        args=(registry,),
+        order=PHASE3_CONFIG + 1,
+    )
 
 
 def routed_view(view: Callable[[Any, Any], Any], info: Any) -> Callable[[Any, Any], Any]:
@@ -131,7 +138,6 @@ def _warn_about_setup(registry: Any, settings: dict[str, Any], tracing: Tracing)
                 UserWarning,
                 stacklevel=2,
             )
-    _warn_about_attributes(registry, tracing.settings.traced_attributes)
     try:
         scope_manager = tracing.tracer.scope_manager
     except Exception:
@@ -146,8 +152,9 @@ def _warn_about_setup(registry: Any, settings: dict[str, Any], tracing: Tracing)
         )
 
 
-def _warn_about_attributes(registry: Any, names: tuple[str, ...]) -> None:
+def _warn_about_attributes(registry: Any) -> None:
     """Warn about traced attributes that no request has: a typo records nothing, silently."""
+    names = setup_tracing(registry).settings.traced_attributes
     if not names:
         return
     known = set(dir(PyramidRequest))
