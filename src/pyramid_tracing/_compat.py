@@ -18,7 +18,7 @@ from opentracing import Span
 from pyramid.exceptions import ConfigurationError
 from typing_extensions import deprecated
 
-from ._parsing import resolve
+from ._parsing import call, resolve
 from ._settings import TracingSettings, is_tracing
 from ._state import request_state
 from ._tracing import Tracing
@@ -118,14 +118,7 @@ def ready_tracing(settings: dict[str, Any]) -> Tracing | None:
     if not callable(factory):
         msg = f"Invalid value for setting {key!r}: {settings[key]!r}. Expected a callable."
         raise ConfigurationError(msg)
-    try:
-        tracing = factory(**settings)
-    except Exception as exc:
-        msg = (
-            f"Invalid value for setting {key!r}: {settings[key]!r}. Calling it raised "
-            f"{type(exc).__name__}: {exc}"
-        )
-        raise ConfigurationError(msg) from exc
+    tracing = call(key, settings[key], factory, settings, "")
     if not is_tracing(tracing):
         msg = (
             f"Invalid value for setting {key!r}: {settings[key]!r}. It returned "

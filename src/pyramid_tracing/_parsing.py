@@ -18,10 +18,13 @@ __all__ = [
     "as_attribute_names",
     "as_bool",
     "as_callable",
+    "as_lower_name_set",
     "as_lower_names",
+    "as_name_set",
     "as_names",
     "as_patterns",
     "as_positive_int",
+    "call",
     "fail",
     "is_tracer",
     "is_unset",
@@ -80,6 +83,30 @@ def as_names(key: str, value: object) -> tuple[str, ...]:
     raise fail(
         key, value, "Expected names separated by commas, whitespace or newlines, or a list."
     )
+
+
+def as_name_set(key: str, value: object) -> frozenset[str]:
+    """:func:`as_names` as a set."""
+    return frozenset(as_names(key, value))
+
+
+def as_lower_name_set(key: str, value: object) -> frozenset[str]:
+    """:func:`as_lower_names` as a set."""
+    return frozenset(as_lower_names(key, value))
+
+
+def call(
+    key: str, value: object, factory: Callable[..., Any], kwargs: Mapping[str, Any], what: str
+) -> Any:
+    """Call the factory a setting names; its exception becomes an error naming the setting."""
+    try:
+        return factory(**kwargs)
+    except Exception as exc:
+        msg = (
+            f"Invalid value for setting {key!r}: {value!r}. Calling it{what} raised "
+            f"{type(exc).__name__}: {exc}"
+        )
+        raise ConfigurationError(msg) from exc
 
 
 def as_lower_names(key: str, value: object) -> tuple[str, ...]:
@@ -210,14 +237,7 @@ def make_tracer(
         return cast("opentracing.Tracer", resolved)
     if not callable(resolved):
         raise fail(key, value, "Expected a tracer, a callable returning one, or a dotted name.")
-    try:
-        tracer = resolved(**kwargs)
-    except Exception as exc:
-        msg = (
-            f"Invalid value for setting {key!r}: {value!r}. Calling it to create the tracer "
-            f"raised {type(exc).__name__}: {exc}"
-        )
-        raise ConfigurationError(msg) from exc
+    tracer = call(key, value, resolved, kwargs, " to create the tracer")
     if not is_tracer(tracer):
         raise fail(key, value, f"It returned {tracer!r}, which is not an OpenTracing tracer.")
     return cast("opentracing.Tracer", tracer)

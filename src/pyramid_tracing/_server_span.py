@@ -15,7 +15,6 @@ the global-tracer case looks the tracer up per request.
 
 from __future__ import annotations
 
-import contextvars
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
@@ -126,16 +125,16 @@ class ServerSpans:
         view: Callable[..., R],
         args: tuple[object, ...],
         kwargs: dict[str, Any],
-        *,
         routed: bool,
-        attributes: tuple[str, ...] = (),
+        attributes: tuple[str, ...],
     ) -> R:
         """Call ``view`` inside the server span of ``request``.
 
-        The traced part runs in a copy of the current context, so the context is left exactly
-        as found even when a faulty tracer or scope manager leaves a span active: the next
-        request served by the same thread never sees it. ContextVars the view sets are not
-        visible after it returns, as with each request of an asyncio server.
+        Callers run it in a copy of the current context (``contextvars.copy_context().run``),
+        so the context is left exactly as found even when a faulty tracer or scope manager
+        leaves a span active: the next request served by the same thread never sees it.
+        ContextVars the view sets are not visible after it returns, as with each request of
+        an asyncio server.
 
         Args:
             request: the request.
@@ -147,21 +146,7 @@ class ServerSpans:
                 passes ``False``; the view deriver routes the request later.
             attributes: request attributes the decorator records besides the traced ones.
         """
-        return contextvars.copy_context().run(
-            self._run, self.capabilities(), request, state, view, args, kwargs, routed, attributes
-        )
-
-    def _run(
-        self,
-        caps: Capabilities,
-        request: Request,
-        state: RequestState,
-        view: Callable[..., R],
-        args: tuple[object, ...],
-        kwargs: dict[str, Any],
-        routed: bool,
-        attributes: tuple[str, ...],
-    ) -> R:
+        caps = self.capabilities()
         if caps.noop and self._no_hooks:
             # OpenTracing's own no-op tracer and no hooks: nothing can read a tag, so none is
             # built, and the no-op scope cannot fail. The span is still the request's span.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Final, cast
 
 import attrs
@@ -16,8 +16,9 @@ from ._parsing import (
     as_attribute_names,
     as_bool,
     as_callable,
+    as_lower_name_set,
     as_lower_names,
-    as_names,
+    as_name_set,
     as_patterns,
     as_positive_int,
     fail,
@@ -202,41 +203,31 @@ class TracingSettings:
             if old in settings and not is_tracing(settings[old]):
                 _warn_old_key(old, new)
 
-        def get(name: str, *old_keys: str) -> tuple[str, object] | None:
-            key = PREFIX + name
-            if key in settings:
-                return key, settings[key]
-            for old in old_keys:
-                if old in settings:
-                    return old, settings[old]
-            return None
-
-        if found := get("trace_all", "ot.trace_all"):
-            values["trace_all"] = as_bool(*found)
-        if found := get("traced_attributes", "ot.traced_attributes"):
-            values["traced_attributes"] = as_attribute_names(*found)
-        if found := get("operation_name", "ot.operation_name_func"):
-            values["operation_name"] = _as_operation_name(*found)
-        if found := get("start_span_hook", "ot.start_span_cb"):
-            values["start_span_hook"] = as_callable(*found)
-        if found := get("finish_span_hook"):
-            values["finish_span_hook"] = as_callable(*found)
-        if found := get("exclude_paths"):
-            values["exclude_paths"] = as_patterns(*found)
-        if found := get("exclude_routes"):
-            values["exclude_routes"] = frozenset(as_names(*found))
-        if found := get("capture_request_headers"):
-            values["capture_request_headers"] = as_lower_names(*found)
-        if found := get("capture_response_headers"):
-            values["capture_response_headers"] = as_lower_names(*found)
-        if found := get("sensitive_headers"):
-            values["sensitive_headers"] = frozenset(as_lower_names(*found))
-        if found := get("sensitive_query_params"):
-            values["sensitive_query_params"] = frozenset(as_lower_names(*found))
-        if found := get("max_tag_length"):
-            values["max_tag_length"] = as_positive_int(*found)
+        for name, (convert, old_keys) in _CONVERTERS.items():
+            # The new key wins over the old ones; the error names the key that was read.
+            for key in (PREFIX + name, *old_keys):
+                if key in settings:
+                    values[name] = convert(key, settings[key])
+                    break
         values["tracer"] = _tracer_from_settings(settings)
         return cls(**values)  # type: ignore[arg-type]  # values are checked one by one above
+
+
+# Each field but the tracer: its converter, and the pyramid_opentracing keys it replaces.
+_CONVERTERS: Final[dict[str, tuple[Callable[[str, object], object], tuple[str, ...]]]] = {
+    "trace_all": (as_bool, ("ot.trace_all",)),
+    "traced_attributes": (as_attribute_names, ("ot.traced_attributes",)),
+    "operation_name": (_as_operation_name, ("ot.operation_name_func",)),
+    "start_span_hook": (as_callable, ("ot.start_span_cb",)),
+    "finish_span_hook": (as_callable, ()),
+    "exclude_paths": (as_patterns, ()),
+    "exclude_routes": (as_name_set, ()),
+    "capture_request_headers": (as_lower_names, ()),
+    "capture_response_headers": (as_lower_names, ()),
+    "sensitive_headers": (as_lower_name_set, ()),
+    "sensitive_query_params": (as_lower_name_set, ()),
+    "max_tag_length": (as_positive_int, ()),
+}
 
 
 def is_tracing(value: object) -> bool:

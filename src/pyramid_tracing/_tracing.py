@@ -7,6 +7,7 @@ A thin facade: the phases of a request live in :mod:`._server_span`, tag values 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import inspect
 import re
@@ -230,8 +231,9 @@ class Tracing:
                     except Exception as exc:
                         failures.report("tagging the server span", exc)
                     return view(*args, **kwargs)
-                return self._spans.run(
-                    request, state, view, args, kwargs, routed=True, attributes=names
+                # A context copy per call: see ServerSpans.run.
+                return contextvars.copy_context().run(
+                    self._spans.run, request, state, view, args, kwargs, True, names
                 )
 
             # Pyramid picks (request) or (context, request) with getfullargspec, which ignores

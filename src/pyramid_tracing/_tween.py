@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -63,13 +64,17 @@ def tracing_tween_factory(handler: Handler, registry: Any) -> Handler:
     excluded_path = tracing._excluded_path
     excluded_route = _route_excluder(registry, tracing.settings.exclude_routes)
     run = tracing._spans.run
+    copy_context = contextvars.copy_context
 
     def tracing_tween(request: Request) -> Response:
         if excluded_path is not None and excluded_path(request_path(request)) is not None:
             return handler(request)
         if excluded_route is not None and excluded_route(request):
             return handler(request)
-        return run(request, state_for(request), handler, (request,), _NO_KWARGS, routed=False)
+        # A context copy per request: see ServerSpans.run.
+        return copy_context().run(
+            run, request, state_for(request), handler, (request,), _NO_KWARGS, False, ()
+        )
 
     return tracing_tween
 
