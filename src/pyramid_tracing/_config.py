@@ -18,7 +18,7 @@ from pyramid.viewderivers import INGRESS
 from ._compat import PyramidTracing, ready_tracing
 from ._request import PerRequest
 from ._settings import TracingSettings
-from ._state import REGISTRY_ATTR, request_state
+from ._state import REGISTRY_ATTR, REQUEST_ATTR, RequestState, request_state
 from ._tracing import Tracing
 
 __all__ = ["TWEEN_NAME", "includeme", "setup_tracing"]
@@ -72,7 +72,10 @@ def routed_view(view: Callable[[Any, Any], Any], info: Any) -> Callable[[Any, An
     """
 
     def traced_view(context: Any, request: Any) -> Any:
-        state = request_state(request)
+        # request.tracing, which Pyramid's router binds on every request it serves.
+        state = request.__dict__.get(REQUEST_ATTR)
+        if not isinstance(state, RequestState):
+            state = request_state(request)
         # Once per request: an exception view after a failed view finds it routed.
         if state is not None and not state._routed and state._spans is not None:
             state._spans.routed(state, request)

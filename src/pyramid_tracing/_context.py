@@ -12,8 +12,8 @@ import opentracing
 from opentracing import Scope, Span
 from typing_extensions import ParamSpec
 
+from ._child_spans import resolve_tracer
 from ._failures import failures
-from ._traced import resolve_tracer
 
 __all__ = ["ContextExecutor", "context_propagating"]
 

@@ -37,7 +37,10 @@ def _traversal_name(request: Request) -> str:
 
 def _name_by_route(request: Request) -> str:
     route = getattr(request, "matched_route", None)
-    return _traversal_name(request) if route is None else str(route.name)
+    if route is None:
+        return _traversal_name(request)
+    name: str = route.name
+    return name
 
 
 def _name_by_pattern(request: Request) -> str:
@@ -45,7 +48,8 @@ def _name_by_pattern(request: Request) -> str:
     if route is None:
         return _traversal_name(request)
     pattern = getattr(route, "pattern", None)
-    return str(route.name if pattern is None else pattern)
+    name: str = route.name if pattern is None else pattern
+    return name
 
 
 def _name_by_method_route(request: Request) -> str:

@@ -14,9 +14,9 @@ import opentracing
 from opentracing import Format, Span
 from opentracing.ext import tags as ext_tags
 
+from ._child_spans import default_tracing, resolve_tracer
 from ._failures import failures
 from ._state import current_tracing
-from ._traced import _default_tracing, resolve_tracer
 from ._tracing import Tracing
 
 __all__ = ["ClientSpan", "Outbound", "check_tracing"]
@@ -77,7 +77,7 @@ class Outbound:
             return current
         if isinstance(self._tracing, Tracing):
             return self._tracing
-        return _default_tracing()
+        return default_tracing()
 
     def start(self, method: str, url: str) -> ClientSpan | None:
         """Start the client span of one request actually sent, child of the active span.

@@ -146,7 +146,7 @@ class ServerSpans:
                 passes ``False``; the view deriver routes the request later.
             attributes: request attributes the decorator records besides the traced ones.
         """
-        caps = self.capabilities()
+        caps = self._fixed or self.capabilities()
         if caps.noop and self._no_hooks:
             # OpenTracing's own no-op tracer and no hooks: nothing can read a tag, so none is
             # built, and the no-op scope cannot fail. The span is still the request's span.
@@ -203,7 +203,10 @@ class ServerSpans:
                     parent = None  # no header that this tracer reads: nothing to extract
                 name = request.method
                 scope = self._start_active(
-                    tracer, name, parent, start_tags(self.policy, request, self._request_headers)
+                    tracer,
+                    name,
+                    parent,
+                    start_tags(self.policy, request, name, self._request_headers),
                 )
         except Exception as exc:
             failures.report("starting the server span", exc)
@@ -236,7 +239,7 @@ class ServerSpans:
         if (may_carry is None or may_carry(request.environ)) and not starter.nests():
             parent = self._extract(caps.tracer, request, caps.is_empty)
         name = request.method
-        tags = start_tags(self.policy, request, self._request_headers)
+        tags = start_tags(self.policy, request, name, self._request_headers)
         scope = _under_parent_or_root(lambda parent: starter(name, parent, tags), parent)
         # None: a parent of a kind the starter does not handle; the tracer's own path does.
         return self._start_active(caps.tracer, name, parent, tags) if scope is None else scope
@@ -245,13 +248,17 @@ class ServerSpans:
     def _start_active(
         tracer: opentracing.Tracer, name: str, parent: Any, tags: dict[str, object]
     ) -> Scope:
+        if parent is None:
+            # No retry without a parent: no closure to make.
+            return tracer.start_active_span(
+                name, tags=tags, finish_on_close=True, ignore_active_span=True
+            )
+
         def start(parent: Any) -> Scope:
             return tracer.start_active_span(
                 name, child_of=parent, tags=tags, finish_on_close=True, ignore_active_span=True
             )
 
-        if parent is None:
-            return start(None)
         scope: Scope = _under_parent_or_root(start, parent)
         return scope
 
@@ -269,7 +276,12 @@ class ServerSpans:
         # OpenTracing's own no-op span drops names and tags: build none.
         if type(span) is not Span:
             try:
-                span.set_operation_name(self.policy.truncate(self._operation_name(request)))
+                try:
+                    name = self._name(request)
+                except Exception as exc:
+                    failures.report("the operation_name callable", exc)
+                    name = request.method
+                span.set_operation_name(self.policy.truncate(name))
                 names = self._attributes + attributes if attributes else self._attributes
                 if names:
                     self._tracing.tag_attributes(span, request, names)
@@ -281,13 +293,6 @@ class ServerSpans:
                 hook(span, request)
             except Exception as exc:
                 failures.report("the start_span_hook", exc)
-
-    def _operation_name(self, request: Request) -> str:
-        try:
-            return self._name(request)
-        except Exception as exc:
-            failures.report("the operation_name callable", exc)
-            return cast("str", request.method)
 
     # -- finish ----------------------------------------------------------------------------
 

@@ -24,10 +24,12 @@ _SERVER_TAGS: Final = {
 
 
 def start_tags(
-    policy: TagPolicy, request: Request, request_headers: tuple[tuple[str, str], ...]
+    policy: TagPolicy,
+    request: Request,
+    method: str,
+    request_headers: tuple[tuple[str, str], ...],
 ) -> dict[str, object]:
     """The tags known before routing: component, kind, method, URL, captured headers."""
-    method = request.method
     tags: dict[str, object] = {
         **_SERVER_TAGS,
         # The method is the client's to choose (any token, any length): cut it like the rest.
@@ -56,12 +58,6 @@ def tag_result(
 ) -> None:
     """Tag the route, the status, the error and the captured response headers."""
     route = getattr(request, "matched_route", None)
-    tags: dict[str, str | bool | float] = {}
-    if route is not None:
-        tags["pyramid.route"] = route.name
-        pattern = getattr(route, "pattern", None)  # users' test doubles may have none
-        if pattern is not None:
-            tags["http.route"] = pattern
     status: int | None = None
     if exception is not None:
         if isinstance(exception, HTTPException):
@@ -73,15 +69,30 @@ def tag_result(
         if status is None:
             # Not a WebOb response (a test double): the one Pyramid would send.
             status = request.response.status_code
-    if status is not None:
-        tags[ext_tags.HTTP_STATUS_CODE] = status
+    pattern = None
+    if route is not None:
+        try:
+            pattern = route.pattern
+        except AttributeError:  # users' test doubles of routes may have none
+            pattern = None
     if type(span) is batch_type:
         # The OpenTelemetry shim: one set_attributes call on its span (one lock, one
         # validation pass) instead of a set_tag, each with both, per tag.
+        tags: dict[str, str | int] = {}
+        if route is not None:
+            tags["pyramid.route"] = route.name
+            if pattern is not None:
+                tags["http.route"] = pattern
+        if status is not None:
+            tags[ext_tags.HTTP_STATUS_CODE] = status
         span.unwrap().set_attributes(tags)  # type: ignore[attr-defined]
     else:
-        for key, value in tags.items():
-            span.set_tag(key, value)
+        if route is not None:
+            span.set_tag("pyramid.route", route.name)
+            if pattern is not None:
+                span.set_tag("http.route", pattern)
+        if status is not None:
+            span.set_tag(ext_tags.HTTP_STATUS_CODE, status)
     if exception is not None:
         if status is None or status >= 500:
             tracing.tag_error(span, exception)

@@ -9,119 +9,22 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapp
 from typing import Any, Final, TypeVar, cast, overload
 
 import opentracing
-from opentracing import Scope, Span
+from opentracing import Span
 from opentracing.scope_managers.contextvars import ContextVarsScopeManager
 from typing_extensions import ParamSpec
 
+from ._child_spans import SpanFactory, activate, close, finish, tag_error
 from ._failures import failures
 from ._scope import ScopeManager
-from ._state import current as _current
 from ._tracing import Tracing
 
-__all__ = ["resolve_tracer", "traced"]
+__all__ = ["traced"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def resolve_tracer(tracing: Tracing | opentracing.Tracer | None = None) -> opentracing.Tracer:
-    """The tracer to use outside the tween: the current request's, else ``tracing``'s, else global.
-
-    Args:
-        tracing: a :class:`~pyramid_tracing.Tracing` or tracer to use when no request is being
-            served in the current context.
-    """
-    current = _current.get()
-    if current is not None:
-        return current.tracer
-    if isinstance(tracing, Tracing):
-        return tracing.tracer
-    if tracing is not None:
-        return tracing
-    return opentracing.global_tracer()
-
-
-class _SpanFactory:
-    """Starts the spans of one decorated function; every tracer call fails open."""
-
-    __slots__ = ("name", "tags", "tracing")
-
-    def __init__(
-        self,
-        name: str,
-        tags: Mapping[str, object] | None,
-        tracing: Tracing | opentracing.Tracer | None,
-    ) -> None:
-        self.name = name
-        self.tags = dict(tags) if tags else None
-        self.tracing = tracing
-
-    def _tags(self) -> dict[str, object] | None:
-        # A copy per span: tracers may keep the dict as the span's own tags (MockTracer does),
-        # and one call's set_tag("error", True) must not reach the next call's span.
-        tags = self.tags
-        return None if tags is None else dict(tags)
-
-    def start_active(self) -> Scope | None:
-        try:
-            tracer = resolve_tracer(self.tracing)
-            return tracer.start_active_span(self.name, tags=self._tags(), finish_on_close=True)
-        except Exception as exc:
-            failures.report("starting a @traced span", exc)
-            return None
-
-    def start(self) -> tuple[opentracing.Tracer, Span] | None:
-        try:
-            tracer = resolve_tracer(self.tracing)
-            return tracer, tracer.start_span(self.name, tags=self._tags())
-        except Exception as exc:
-            failures.report("starting a @traced span", exc)
-            return None
-
-
-def _tag_error(span: Span, exc: BaseException, spans: _SpanFactory) -> None:
-    try:
-        # The policy of the Tracing whose tracer made the span (see resolve_tracer).
-        current = _current.get()
-        if current is None and isinstance(spans.tracing, Tracing):
-            current = spans.tracing
-        policy = (current or _default_tracing()).policy
-        span.set_tag("error", True)
-        from ._tags import error_log
-
-        span.log_kv(error_log(exc, policy))
-    except Exception as error:
-        failures.report("tagging a @traced span with its error", error)
-
-
-@functools.cache
-def _default_tracing() -> Tracing:
-    return Tracing()
-
-
-def _close(scope: Scope) -> None:
-    try:
-        scope.close()
-    except Exception as exc:
-        failures.report("finishing a @traced span", exc)
-
-
-def _finish(span: Span) -> None:
-    try:
-        span.finish()
-    except Exception as exc:
-        failures.report("finishing a @traced span", exc)
-
-
-def _activate(tracer: opentracing.Tracer, span: Span) -> Scope | None:
-    try:
-        return tracer.scope_manager.activate(span, False)
-    except Exception as exc:
-        failures.report("activating a @traced span", exc)
-        return None
-
-
-def _wrap(func: Callable[P, R], spans: _SpanFactory) -> Callable[P, R]:
+def _wrap(func: Callable[P, R], spans: SpanFactory) -> Callable[P, R]:
     # Branch once, at decoration time: the wrappers themselves never inspect.
     if inspect.isasyncgenfunction(func):
         wrapper = _wrap_async_generator(func, spans)
@@ -134,7 +37,7 @@ def _wrap(func: Callable[P, R], spans: _SpanFactory) -> Callable[P, R]:
     return cast("Callable[P, R]", wrapper)
 
 
-def _wrap_function(func: Callable[..., Any], spans: _SpanFactory) -> Callable[..., Any]:
+def _wrap_function(func: Callable[..., Any], spans: SpanFactory) -> Callable[..., Any]:
     @functools.wraps(func)
     def traced_function(*args: Any, **kwargs: Any) -> Any:
         scope = spans.start_active()
@@ -143,15 +46,15 @@ def _wrap_function(func: Callable[..., Any], spans: _SpanFactory) -> Callable[..
         try:
             return func(*args, **kwargs)
         except BaseException as exc:
-            _tag_error(scope.span, exc, spans)
+            tag_error(scope.span, exc, spans)
             raise
         finally:
-            _close(scope)
+            close(scope)
 
     return traced_function
 
 
-def _wrap_coroutine(func: Callable[..., Any], spans: _SpanFactory) -> Callable[..., Any]:
+def _wrap_coroutine(func: Callable[..., Any], spans: SpanFactory) -> Callable[..., Any]:
     @functools.wraps(func)
     async def traced_coroutine(*args: Any, **kwargs: Any) -> Any:
         # The span starts when the coroutine runs, not when it is created.
@@ -161,10 +64,10 @@ def _wrap_coroutine(func: Callable[..., Any], spans: _SpanFactory) -> Callable[.
         try:
             return await func(*args, **kwargs)
         except BaseException as exc:
-            _tag_error(scope.span, exc, spans)
+            tag_error(scope.span, exc, spans)
             raise
         finally:
-            _close(scope)
+            close(scope)
 
     return traced_coroutine
 
@@ -197,24 +100,24 @@ class _Body:
             failures.report("activating a @traced span", exc)
             manager = None
         self.per_step = not isinstance(manager, _CONTEXT_SCOPE_MANAGERS)
-        self.held = None if self.per_step else self.context.run(_activate, tracer, span)
+        self.held = None if self.per_step else self.context.run(activate, tracer, span)
 
     def step(self, method: Callable[..., Any], *args: Any) -> Any:
         """Run one step of the body (``send``, ``throw``, ``close``) in its context."""
         if not self.per_step:
             return self.context.run(method, *args)
-        scope = _activate(self.tracer, self.span)
+        scope = activate(self.tracer, self.span)
         try:
             return method(*args)
         finally:
             if scope is not None:
-                _close(scope)
+                close(scope)
 
     def end(self) -> None:
         """Deactivate the span in the body's context and finish it."""
         if self.held is not None:
-            self.context.run(_close, self.held)
-        _finish(self.span)
+            self.context.run(close, self.held)
+        finish(self.span)
 
 
 class _StepIn:
@@ -250,7 +153,7 @@ class _StepIn:
                 to_send, to_throw = None, exc
 
 
-def _wrap_generator(func: Callable[..., Any], spans: _SpanFactory) -> Callable[..., Any]:
+def _wrap_generator(func: Callable[..., Any], spans: SpanFactory) -> Callable[..., Any]:
     @functools.wraps(func)
     def traced_generator(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
         started = spans.start()
@@ -280,7 +183,7 @@ def _wrap_generator(func: Callable[..., Any], spans: _SpanFactory) -> Callable[.
         except GeneratorExit:
             raise
         except BaseException as exc:
-            _tag_error(body.span, exc, spans)
+            tag_error(body.span, exc, spans)
             raise
         finally:
             body.end()
@@ -288,7 +191,7 @@ def _wrap_generator(func: Callable[..., Any], spans: _SpanFactory) -> Callable[.
     return traced_generator
 
 
-def _wrap_async_generator(func: Callable[..., Any], spans: _SpanFactory) -> Callable[..., Any]:
+def _wrap_async_generator(func: Callable[..., Any], spans: SpanFactory) -> Callable[..., Any]:
     @functools.wraps(func)
     async def traced_async_generator(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
         started = spans.start()
@@ -320,7 +223,7 @@ def _wrap_async_generator(func: Callable[..., Any], spans: _SpanFactory) -> Call
         except GeneratorExit:
             raise
         except BaseException as exc:
-            _tag_error(body.span, exc, spans)
+            tag_error(body.span, exc, spans)
             raise
         finally:
             body.end()
@@ -382,13 +285,13 @@ def traced(
     """
     if callable(operation_name):
         func = operation_name
-        return _wrap(func, _SpanFactory(_default_name(func), tags, tracing))
+        return _wrap(func, SpanFactory(_default_name(func), tags, tracing))
     if operation_name is not None and not isinstance(cast("object", operation_name), str):
         msg = f"traced() takes an operation name or a function, got {operation_name!r}"
         raise TypeError(msg)
     name = operation_name
 
     def decorator(func: Callable[P, R]) -> Callable[P, R]:
-        return _wrap(func, _SpanFactory(name or _default_name(func), tags, tracing))
+        return _wrap(func, SpanFactory(name or _default_name(func), tags, tracing))
 
     return decorator

@@ -10,7 +10,7 @@ from pyramid.exceptions import ConfigurationError
 from pyramid.interfaces import IRoutesMapper
 
 from ._config import setup_tracing
-from ._state import state_for
+from ._state import REQUEST_ATTR, RequestState, state_for
 from ._urls import request_path
 from .typing import Request, Response
 
@@ -71,10 +71,11 @@ def tracing_tween_factory(handler: Handler, registry: Any) -> Handler:
             return handler(request)
         if excluded_route is not None and excluded_route(request):
             return handler(request)
+        state = request.__dict__.get(REQUEST_ATTR)  # request.tracing, bound per request
+        if not isinstance(state, RequestState):
+            state = state_for(request)
         # A context copy per request: see ServerSpans.run.
-        return copy_context().run(
-            run, request, state_for(request), handler, (request,), _NO_KWARGS, False, ()
-        )
+        return copy_context().run(run, request, state, handler, (request,), _NO_KWARGS, False, ())
 
     return tracing_tween
 
