@@ -324,15 +324,16 @@ class ServerSpans:
         if type(span) is not Span:
             try:
                 caps = self._fixed or self._global
+                # Positional arguments: this runs on every request.
                 tag_result(
                     self._tracing,
                     span,
                     request,
                     response,
                     exception,
-                    escaped=escaped,
-                    batch_type=None if caps is None else caps.batch_span_type,
-                    response_headers=self._response_headers,
+                    escaped,
+                    None if caps is None else caps.batch_span_type,
+                    self._response_headers,
                 )
             except Exception as exc:
                 failures.report("tagging the server span", exc)

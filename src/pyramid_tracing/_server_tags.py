@@ -51,7 +51,6 @@ def tag_result(
     request: Request,
     response: Response | None,
     exception: BaseException | None,
-    *,
     escaped: bool,
     batch_type: type | None,
     response_headers: tuple[tuple[str, str], ...],
