@@ -41,11 +41,14 @@ def includeme(config: Any) -> None:
     if getattr(registry, _INCLUDED_ATTR, False):
         return
     setattr(registry, _INCLUDED_ATTR, True)
+    from ._instrument import include_instrumentation
     from ._request import _PerRequest
 
-    config.add_tween(TWEEN_NAME, over=EXCVIEW)
+    # Over pyramid_tm's tween too (when it is there): the server span covers the commit.
+    config.add_tween(TWEEN_NAME, over=(EXCVIEW, "pyramid_tm.tm_tween_factory"))
     config.add_request_method(_PerRequest(), "tracing")
     config.action(("pyramid_tracing", "setup"), setup_tracing, args=(registry,))
+    include_instrumentation(config)
 
 
 def get_tracing(request_or_registry: Any) -> Tracing:

@@ -19,6 +19,7 @@ from .typing import FinishSpanHook, OperationNameFunc, StartSpanHook
 __all__ = [
     "DEFAULT_SENSITIVE_HEADERS",
     "DEFAULT_SENSITIVE_QUERY_PARAMS",
+    "INSTRUMENT_CHOICES",
     "OPERATION_NAME_CHOICES",
     "TracingSettings",
 ]
@@ -63,6 +64,9 @@ DEFAULT_SENSITIVE_QUERY_PARAMS: Final = frozenset(
 
 #: The named strategies accepted by ``tracing.operation_name``.
 OPERATION_NAME_CHOICES: Final = ("route_name", "route_pattern", "method_route")
+
+#: What ``tracing.instrument`` may list (see :mod:`pyramid_tracing._instrument`).
+INSTRUMENT_CHOICES: Final = ("render", "sqlalchemy", "transaction")
 
 # Exactly the documented spellings: a misspelt value must fail, not mean False.
 _TRUE: Final = frozenset({"true", "yes", "on", "1"})
@@ -137,6 +141,17 @@ def _as_patterns(key: str, value: object) -> tuple[re.Pattern[str], ...]:
         except re.error as exc:
             raise _fail(key, source, f"Not a valid regular expression: {exc}.") from exc
     return tuple(patterns)
+
+
+def _as_instrument(key: str, value: object) -> tuple[str, ...]:
+    # Commas too ("render, sqlalchemy"): split here, whatever separators _as_names accepts.
+    parts = (part.strip() for name in _as_names(key, value) for part in name.split(","))
+    names = tuple(dict.fromkeys(part.lower() for part in parts if part))
+    unknown = [name for name in names if name not in INSTRUMENT_CHOICES]
+    if unknown:
+        allowed = ", ".join(INSTRUMENT_CHOICES)
+        raise _fail(key, value, f"{unknown[0]!r} is not one of {allowed} (or empty for none).")
+    return names
 
 
 def _as_positive_int(key: str, value: object) -> int:
@@ -284,6 +299,8 @@ class TracingSettings:
     sensitive_query_params: frozenset[str] = DEFAULT_SENSITIVE_QUERY_PARAMS
     #: Longer string tag values are cut to this length and marked as cut.
     max_tag_length: int = 1024
+    #: What is traced inside requests: ``render``, ``transaction``, ``sqlalchemy``.
+    instrument: tuple[str, ...] = ("render", "transaction")
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, object]) -> TracingSettings:
@@ -343,6 +360,8 @@ class TracingSettings:
             values["sensitive_query_params"] = frozenset(_as_lower_names(*found))
         if found := get("max_tag_length"):
             values["max_tag_length"] = _as_positive_int(*found)
+        if found := get("instrument"):
+            values["instrument"] = _as_instrument(*found)
         values["tracer"] = _tracer_from_settings(settings)
         return cls(**values)  # type: ignore[arg-type]  # values are checked one by one above
 
