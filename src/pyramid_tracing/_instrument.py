@@ -34,6 +34,7 @@ __all__ = [
 #: The dotted name of the tween that follows pyramid_tm's transactions.
 TRANSACTION_TWEEN: Final = "pyramid_tracing._instrument.transaction_tween_factory"
 _PYRAMID_TM_TWEEN: Final = "pyramid_tm.tm_tween_factory"
+_SYNCH_ATTR: Final = "_pyramid_tracing_transaction_spans"
 
 # After every add-on's own deferred renderer setup (pyramid_jinja2 uses order 999), so that the
 # renderers they register in their actions are wrapped too.
@@ -46,6 +47,9 @@ _COMMITTED: Final = "Committed"
 _COMMIT_FAILED: Final = "Commit failed"
 
 _TRANSACTION_TAGS: Final = {ext_tags.COMPONENT: "transaction"}
+# The key of a transaction's span in its extension data (Transaction.data/set_data), shared
+# by the synchronizers of every app: one span per transaction, whichever apps share a manager.
+_TXN_KEY: Final = object()
 
 Handler = Callable[[Request], Response]
 
@@ -102,9 +106,7 @@ def start_child(tracer: opentracing.Tracer, name: str, tags: dict[str, object]) 
         return None
 
 
-def finish_child(
-    tracing: Tracing, scope: Scope, exception: BaseException | None = None
-) -> None:
+def finish_child(tracing: Tracing, scope: Scope, exception: BaseException | None = None) -> None:
     """Mark ``scope``'s span failed with ``exception`` (if any) and close it; never raises."""
     if exception is not None:
         try:
@@ -209,30 +211,39 @@ class _TransactionSpans:
     def __init__(self, tracing: Tracing) -> None:
         self._tracing = tracing
 
-    def newTransaction(self, txn: Any) -> None:  # noqa: N802  (the ISynchronizer name)
+    def newTransaction(self, txn: Any) -> None:
         """Nothing to do when a transaction begins."""
 
-    def beforeCompletion(self, txn: Any) -> None:  # noqa: N802
+    def beforeCompletion(self, txn: Any) -> None:
         """Start the span of the commit or abort about to run."""
         if txn.status == _COMMIT_FAILED:
             # The abort that follows a failed commit: the commit's span already tells it.
             return
+        try:
+            txn.data(_TXN_KEY)
+        except KeyError:
+            pass
+        else:
+            # Another app's synchronizer on the same (thread's) manager took this one.
+            return
         tracing = current_tracing() or self._tracing
+        if "transaction" not in tracing.settings.instrument:
+            return
         # Named when it ends: whether this is a commit or an abort is not known yet.
         scope = start_child(tracing.tracer, "transaction", dict(_TRANSACTION_TAGS))
         if scope is not None:
-            txn.set_data(self, scope)
+            txn.set_data(_TXN_KEY, (scope, tracing))
 
-    def afterCompletion(self, txn: Any) -> None:  # noqa: N802
+    def afterCompletion(self, txn: Any) -> None:
         """Name the span after what happened, record a failed commit's error, finish it."""
         try:
-            scope = txn.data(self)
+            found = txn.data(_TXN_KEY)
         except KeyError:
             return
-        if scope is None:
+        if found is None:
             return
-        txn.set_data(self, None)
-        tracing = current_tracing() or self._tracing
+        txn.set_data(_TXN_KEY, None)
+        scope, tracing = found
         status = txn.status
         # A commit that fails calls this before its status becomes "Commit failed".
         failed = status in (_COMMITTING, _COMMIT_FAILED)
@@ -262,8 +273,9 @@ def transaction_tween_factory(handler: Handler, registry: Any) -> Handler:
     tracing = get_tracing(registry)
     if "transaction" not in tracing.settings.instrument or not _has_pyramid_tm(registry):
         return handler
-    # Transaction managers hold synchronizers weakly: this closure keeps it alive.
-    synch = _TransactionSpans(tracing)
+    # Transaction managers hold synchronizers weakly: this closure keeps it alive. One per
+    # registry, even if the app is made twice.
+    synch = registry.__dict__.setdefault(_SYNCH_ATTR, _TransactionSpans(tracing))
 
     def transaction_tween(request: Request) -> Response:
         manager = request.environ.get("tm.manager")

@@ -33,9 +33,7 @@ _FEATURE: Final = "sqlalchemy"
 _lock = threading.Lock()
 _fallback: Tracing | None = None
 # The tags every statement of an engine shares, computed once per engine.
-_engine_tags: weakref.WeakKeyDictionary[Engine, dict[str, object]] = (
-    weakref.WeakKeyDictionary()
-)
+_engine_tags: weakref.WeakKeyDictionary[Engine, dict[str, object]] = weakref.WeakKeyDictionary()
 
 
 def instrument() -> None:

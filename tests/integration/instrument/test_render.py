@@ -70,7 +70,7 @@ def broken(request: Any) -> dict[str, int]:
 
 
 def test_an_exception_while_rendering_marks_the_span_failed(kit: Kit) -> None:
-    """A template that raises gives an error tag and error log on the render span; it propagates."""
+    """A template that raises: error tag and error log on the render span; the error propagates."""
 
     def configure(config: Configurator) -> None:
         config.include("pyramid_jinja2")
@@ -186,7 +186,7 @@ class FinishRaisingTracer(MockTracer):
 def test_a_failing_tracer_never_changes_the_response(
     tracer_class: type[MockTracer], caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A tracer that raises while starting or finishing a render span: same body, failure logged."""
+    """A tracer raising as a render span starts or finishes: same body, the failure logged."""
     tracer = tracer_class(scope_manager=ScopeManager())
     app = make_app(tracer, configure_renderer("jinja2"))
     response = app.get("/items/cy")
