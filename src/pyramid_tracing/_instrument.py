@@ -26,9 +26,11 @@ from .typing import Request, Response
 
 __all__ = [
     "TRANSACTION_TWEEN",
+    "finish_child",
     "include_instrumentation",
     "start_child",
     "transaction_tween_factory",
+    "wrap_renderers",
 ]
 
 #: The dotted name of the tween that follows pyramid_tm's transactions.
@@ -154,6 +156,10 @@ class _TracedRendererFactory:
 
     def __repr__(self) -> str:
         return f"<traced renderer factory {self._factory!r}>"
+
+    def __getattr__(self, name: str) -> Any:
+        # The factory's own attributes (pyramid_jinja2's factory.environment) stay reachable.
+        return getattr(object.__getattribute__(self, "_factory"), name)
 
 
 class _TracedRenderer:

@@ -149,6 +149,19 @@ def test_renderer_attributes_stay_reachable(tracer: MockTracer) -> None:
     assert "box" in renderer.implementation().macros.names
 
 
+def test_renderer_factory_attributes_stay_reachable(tracer: MockTracer) -> None:
+    """pyramid_jinja2's factory.environment is still there on the wrapped factory."""
+
+    def configure(config: Configurator) -> None:
+        config.include("pyramid_jinja2")
+
+    registry = make_app(tracer, configure).app.registry
+    factory = registry.getUtility(IRendererFactory, name=".jinja2")
+    assert isinstance(factory, _TracedRendererFactory)
+    assert factory.environment is not None
+    assert factory.environment.get_template(f"{TEMPLATES}/item.jinja2") is not None
+
+
 def test_not_listed_means_no_span_and_no_wrapper(tracer: MockTracer) -> None:
     """With tracing.instrument empty, renderer factories are the originals and no span is made."""
     app = make_app(tracer, configure_renderer("jinja2"), {"tracing.instrument": ""})

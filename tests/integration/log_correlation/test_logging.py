@@ -28,7 +28,7 @@ from pyramid_tracing.logging import (
 from ..instrument.conftest import Kit, Record, make_app
 
 ROOT = Path(__file__).resolve().parents[3]
-log = logging.getLogger("tests.integration.logging.app")
+log = logging.getLogger("tests.integration.log_correlation.app")
 
 
 class ListHandler(logging.Handler):
@@ -134,7 +134,7 @@ def test_nothing_is_installed_on_the_root_logger() -> None:
 
 INI = """\
 [app:main]
-use = call:tests.integration.logging.ini_app:main
+use = call:tests.integration.log_correlation.ini_app:main
 
 [loggers]
 keys = root, shop
