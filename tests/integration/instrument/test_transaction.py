@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import opentracing
 import pytest
+import requests
 import transaction
 import zope.sqlalchemy
 from opentracing.mocktracer import MockTracer
@@ -21,7 +24,7 @@ from webtest import TestApp
 from pyramid_tracing import ScopeManager
 from pyramid_tracing import sqlalchemy as traced_sqlalchemy
 
-from .conftest import Kit, by_name
+from .conftest import Kit, by_name, serve
 
 Base = declarative_base()
 
@@ -44,6 +47,10 @@ def add(request: Any) -> Response:
 def fail(request: Any) -> Response:
     request.dbsession.add(Item(name=request.matchdict["name"]))
     raise Boom("after adding")
+
+
+def count(request: Any) -> Response:
+    return Response(str(request.dbsession.query(Item).count()))
 
 
 @pytest.fixture
@@ -90,6 +97,8 @@ def build(
         config.add_view(add, route_name="add")
         config.add_route("fail", "/fail/{name}")
         config.add_view(fail, route_name="fail")
+        config.add_route("count", "/count")
+        config.add_view(count, route_name="count")
         app = config.make_wsgi_app()
     return TestApp(app)
 
@@ -232,3 +241,37 @@ def test_a_transaction_outside_a_trace_gets_no_span(database: Any) -> None:
     transaction.manager.begin()
     transaction.manager.commit()
     assert len(tracer.finished_spans()) == before
+
+
+def test_concurrent_requests_each_get_their_own_spans(database: Any) -> None:
+    """Under waitress with 4 threads and 8 clients, each trace holds its own SELECT and commit."""
+    tracer = MockTracer(scope_manager=ScopeManager())
+    app = build(tracer, database, WITH_SQL).app
+    errors: list[BaseException] = []
+
+    with serve(app, threads=4) as url:
+
+        def client() -> None:
+            try:
+                with requests.Session() as session:
+                    for _ in range(5):
+                        assert session.get(f"{url}/count", timeout=10).text == "1"
+            except BaseException as exc:  # reported below, in the test's thread
+                errors.append(exc)
+
+        clients = [threading.Thread(target=client) for _ in range(8)]
+        for thread in clients:
+            thread.start()
+        for thread in clients:
+            thread.join(timeout=30)
+    assert errors == []
+    traces: dict[int, list[Any]] = defaultdict(list)
+    for span in tracer.finished_spans():
+        traces[span.context.trace_id].append(span)
+    assert len(traces) == 40
+    for spans in traces.values():
+        named = {span.operation_name: span for span in spans}
+        assert sorted(named) == ["SELECT", "count", "transaction commit"]
+        server = named["count"].context.span_id
+        assert named["SELECT"].parent_id == server
+        assert named["transaction commit"].parent_id == server
