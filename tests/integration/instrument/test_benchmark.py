@@ -13,9 +13,9 @@ ROOT = Path(__file__).resolve().parents[3]
 def test_the_instrument_benchmark_runs_and_writes_every_figure(tmp_path: Path) -> None:
     """One sample of 20 requests per variant: the table prints and the JSON has all figures."""
     output = tmp_path / "instrument.json"
+    command = [sys.executable, "-m", "benchmarks.instrument", "--samples=1", "--requests=20"]
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.instrument", "--samples=1", "--requests=20"]
-        + [f"--output={output}"],
+        [*command, f"--output={output}"],
         cwd=ROOT,
         capture_output=True,
         text=True,
