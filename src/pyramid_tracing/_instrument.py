@@ -9,6 +9,7 @@ is reported through :data:`~pyramid_tracing._failures.failures`, never raised.
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -17,6 +18,7 @@ from opentracing import Scope
 from opentracing.ext import tags as ext_tags
 from pyramid.exceptions import ConfigurationError
 from pyramid.interfaces import IRendererFactory, ITweens
+from pyramid.settings import aslist
 from pyramid.tweens import EXCVIEW, INGRESS
 
 from ._config import get_tracing
@@ -78,6 +80,8 @@ def _setup(registry: Any) -> None:
     instrument = tracing.settings.instrument
     if "render" in instrument:
         wrap_renderers(registry, tracing)
+    if "transaction" in instrument:
+        _warn_about_explicit_tweens(registry.settings or {})
     if "sqlalchemy" in instrument:
         try:
             from . import sqlalchemy
@@ -88,6 +92,21 @@ def _setup(registry: Any) -> None:
             )
             raise ConfigurationError(msg) from exc
         sqlalchemy.instrument()
+
+
+def _warn_about_explicit_tweens(settings: dict[str, Any]) -> None:
+    explicit = settings.get("pyramid.tweens")
+    if not explicit:
+        return
+    names = aslist(explicit) if isinstance(explicit, str) else list(explicit)
+    if _PYRAMID_TM_TWEEN in names and TRANSACTION_TWEEN not in names:
+        warnings.warn(
+            f"pyramid.tweens lists {_PYRAMID_TM_TWEEN!r} but not {TRANSACTION_TWEEN!r}: the "
+            "transaction will not be traced. Add it right under pyramid_tm's tween, or remove "
+            "'transaction' from tracing.instrument.",
+            UserWarning,
+            stacklevel=2,
+        )
 
 
 def start_child(tracer: opentracing.Tracer, name: str, tags: dict[str, object]) -> Scope | None:

@@ -275,3 +275,35 @@ def test_concurrent_requests_each_get_their_own_spans(database: Any) -> None:
         server = named["count"].context.span_id
         assert named["SELECT"].parent_id == server
         assert named["transaction commit"].parent_id == server
+
+
+EXPLICIT_TWEENS = [
+    "pyramid_tracing.tracing_tween_factory",
+    "pyramid_tm.tm_tween_factory",
+    "pyramid_tracing._instrument.transaction_tween_factory",
+    "pyramid.tweens.excview_tween_factory",
+]
+
+
+def test_an_explicit_tween_list_with_the_tween_traces_the_commit(database: Any) -> None:
+    """pyramid.tweens listing the transaction tween under pyramid_tm's: the commit is a span."""
+    tracer = MockTracer(scope_manager=ScopeManager())
+    settings = {
+        "pyramid.tweens": "\n".join(EXPLICIT_TWEENS),
+        "tm.manager_hook": "pyramid_tm.explicit_manager",
+    }
+    build(tracer, database, settings).get("/add/hal")
+    names = [span.operation_name for span in tracer.finished_spans()]
+    assert names == ["transaction commit", "add"]
+
+
+def test_an_explicit_tween_list_without_it_warns(database: Any) -> None:
+    """pyramid.tweens with pyramid_tm's tween but not the transaction tween warns at startup."""
+    tweens = [name for name in EXPLICIT_TWEENS if "_instrument" not in name]
+    tracer = MockTracer(scope_manager=ScopeManager())
+    # A manager per request: no synchronizer left by another test's app on this thread's one.
+    settings = {"pyramid.tweens": tweens, "tm.manager_hook": "pyramid_tm.explicit_manager"}
+    with pytest.warns(UserWarning, match="the transaction will not be traced"):
+        app = build(tracer, database, settings)
+    app.get("/add/ida")
+    assert [span.operation_name for span in tracer.finished_spans()] == ["add"]
