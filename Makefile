@@ -50,3 +50,5 @@ stress: $(STAMP)
 # docs/performance.md.
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run --docs docs/performance.md
+	# What tracing.instrument costs (SQL, render, the default): about half a minute.
+	$(BIN)/python -m benchmarks.instrument

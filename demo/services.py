@@ -8,12 +8,19 @@ one native OpenTelemetry span, and the traced HTTP clients.
 from __future__ import annotations
 
 import asyncio
+import logging
+import logging.config
 import time
 from typing import Any
 
+import zope.sqlalchemy
 from opentelemetry import trace
 from pyramid.config import Configurator
-from pyramid.httpexceptions import HTTPBadGateway
+from pyramid.httpexceptions import HTTPBadGateway, HTTPNotFound
+from pyramid.renderers import render
+from sqlalchemy import String, create_engine, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.pool import StaticPool
 
 from pyramid_tracing import otel, traced, traced_httpx_async_client
 
@@ -79,22 +86,44 @@ def frontend(global_config: dict[str, str], **settings: str) -> Any:
 # -- backend ----------------------------------------------------------------------------------
 
 
+log = logging.getLogger("demo.backend")
+
+
+class Base(DeclarativeBase):
+    """The backend's tables."""
+
+
+class Item(Base):
+    """An item of the shop, with the number of times it was viewed."""
+
+    __tablename__ = "items"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    views: Mapped[int] = mapped_column(default=0)
+
+
 @traced(tags={"db.system": "sqlite"})
-def load_item(item_id: str) -> dict[str, str]:
-    """A stand-in database query, traced as a child span."""
-    time.sleep(0.002)
-    return {"id": item_id, "name": f"item {item_id}"}
+def load_item(session: Session, item_id: int) -> Item:
+    """The item, with its query (a SELECT span) inside this child span."""
+    item = session.scalars(select(Item).where(Item.id == item_id)).one_or_none()
+    if item is None:
+        raise HTTPNotFound(f"no item {item_id}")
+    return item
 
 
-def item(request: Any) -> dict[str, str]:
-    """A child span from @traced, and a native OpenTelemetry span, as a library would make."""
-    loaded = load_item(request.matchdict["id"])
+def item(request: Any) -> dict[str, Any]:
+    """SQL under @traced, a native OpenTelemetry span, a Jinja2 render, an UPDATE at commit."""
+    loaded = load_item(request.dbsession, int(request.matchdict["id"]))
+    # Flushed by pyramid_tm's commit: the UPDATE is a child of the commit span.
+    loaded.views += 1
     provider = otel.tracer_provider(request.tracing.tracer)
     with trace.get_tracer("demo.cache", tracer_provider=provider).start_as_current_span(
-        "cache.set", attributes={"cache.key": f"item:{loaded['id']}"}
+        "cache.set", attributes={"cache.key": f"item:{loaded.id}"}
     ):
         time.sleep(0.001)
-    return loaded
+    card = render("templates/item.jinja2", {"item": loaded}, request=request)
+    log.info("item %s viewed %d times", loaded.id, loaded.views)
+    return {"id": str(loaded.id), "name": loaded.name, "card": card}
 
 
 def price(request: Any) -> dict[str, Any]:
@@ -115,9 +144,36 @@ def payment_failed(exc: PaymentDeclined, request: Any) -> dict[str, str]:
     return {"error": str(exc)}
 
 
+def _database() -> sessionmaker[Session]:
+    """An in-memory sqlite database with 99 items, and its session factory."""
+    # One connection shared by waitress's threads (StaticPool): only /items uses it, once.
+    engine = create_engine(
+        "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
+    )
+    Base.metadata.create_all(engine)
+    factory = sessionmaker(bind=engine)
+    with factory.begin() as session:
+        session.add_all(Item(id=number, name=f"item {number}") for number in range(1, 100))
+    return factory
+
+
 def backend(global_config: dict[str, str], **settings: str) -> Any:
-    """The backend's WSGI app, made by ``backend.ini``."""
+    """The backend's WSGI app, made by ``backend.ini`` (SQLAlchemy, pyramid_tm, Jinja2)."""
+    # What pserve does before it loads the app (run.py loads it with get_app): the INI's
+    # logging sections, whose formatter puts the trace id in each line. Existing loggers
+    # (pyramid_tracing's own) stay enabled.
+    logging.config.fileConfig(
+        global_config["__file__"], dict(global_config), disable_existing_loggers=False
+    )
+    session_factory = _database()
+
+    def dbsession(request: Any) -> Session:
+        session = session_factory()
+        zope.sqlalchemy.register(session, transaction_manager=request.tm)
+        return session
+
     with Configurator(settings=settings) as config:
+        config.add_request_method(dbsession, "dbsession", reify=True)
         config.add_route("item", "/items/{id}")
         config.add_view(item, route_name="item", renderer="json")
         config.add_route("price", "/prices/{fruit}")

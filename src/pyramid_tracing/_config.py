@@ -51,7 +51,10 @@ def includeme(config: Any) -> None:
     if getattr(registry, _INCLUDED_ATTR, False):
         return
     setattr(registry, _INCLUDED_ATTR, True)
-    config.add_tween(TWEEN_NAME, over=EXCVIEW)
+    from ._instrument import include_instrumentation
+
+    # Over pyramid_tm's tween too (when it is there): the server span covers the commit.
+    config.add_tween(TWEEN_NAME, over=(EXCVIEW, "pyramid_tm.tm_tween_factory"))
     config.add_request_method(PerRequest(), "tracing")
     config.add_view_deriver(routed_view, name="pyramid_tracing", under=INGRESS)
     config.action(("pyramid_tracing", "setup"), setup_tracing, args=(registry,))
@@ -62,6 +65,7 @@ def includeme(config: Any) -> None:
         args=(registry,),
         order=PHASE3_CONFIG + 1,
     )
+    include_instrumentation(config)
 
 
 def routed_view(view: Callable[[Any, Any], Any], info: Any) -> Callable[[Any, Any], Any]:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_SENSITIVE_HEADERS",
     "DEFAULT_SENSITIVE_QUERY_PARAMS",
+    "INSTRUMENT_CHOICES",
     "OPERATION_NAME_CHOICES",
     "TracingSettings",
 ]
@@ -106,6 +107,18 @@ DEFAULT_SENSITIVE_QUERY_PARAMS: Final = frozenset(
 #: The named strategies accepted by ``tracing.operation_name``.
 OPERATION_NAME_CHOICES: Final = ("route_name", "route_pattern", "method_route")
 
+#: What ``tracing.instrument`` may list (see :mod:`pyramid_tracing._instrument`).
+INSTRUMENT_CHOICES: Final = ("render", "sqlalchemy", "transaction")
+
+
+def _as_instrument(key: str, value: object) -> tuple[str, ...]:
+    names = as_lower_names(key, value)
+    unknown = [name for name in names if name not in INSTRUMENT_CHOICES]
+    if unknown:
+        allowed = ", ".join(INSTRUMENT_CHOICES)
+        raise fail(key, value, f"{unknown[0]!r} is not one of {allowed} (or empty for none).")
+    return names
+
 
 def _as_operation_name(key: str, value: object) -> str | OperationNameFunc:
     if isinstance(value, str) and value.strip() in OPERATION_NAME_CHOICES:
@@ -177,6 +190,8 @@ class TracingSettings:
     sensitive_query_params: frozenset[str] = DEFAULT_SENSITIVE_QUERY_PARAMS
     #: Longer string tag values are cut to this length and marked as cut.
     max_tag_length: int = 1024
+    #: What is traced inside requests: ``render``, ``transaction``, ``sqlalchemy``.
+    instrument: tuple[str, ...] = ("render", "transaction")
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, object]) -> TracingSettings:
@@ -227,6 +242,7 @@ _CONVERTERS: Final[dict[str, tuple[Callable[[str, object], object], tuple[str, .
     "sensitive_headers": (as_lower_name_set, ()),
     "sensitive_query_params": (as_lower_name_set, ()),
     "max_tag_length": (as_positive_int, ()),
+    "instrument": (_as_instrument, ()),
 }
 
 

@@ -119,11 +119,12 @@ def test_quickstart_example_produces_the_spans_it_describes() -> None:
     namespace: dict[str, Any] = {}
     exec(compile(example.replace("serve(app,", "dict(app=app,"), "quickstart", "exec"), namespace)
     TestApp(namespace["app"]).get("/hello/ann", extra_environ={"HTTP_HOST": "127.0.0.1:6543"})
-    child, server = namespace["tracer"].finished_spans()
+    child, rendered, server = namespace["tracer"].finished_spans()
     assert (server.operation_name, child.operation_name) == ("hello", "greeting.build")
-    assert child.parent_id == server.context.span_id
+    assert rendered.operation_name == "render json"
+    assert child.parent_id == rendered.parent_id == server.context.span_id
     described = _section(text, "## Trace every request: the tween, in three lines")
-    described = described.split("produces two spans", 1)[1].split("and its child", 1)[0]
+    described = described.split("produces three spans", 1)[1].split("and its child", 1)[0]
     stated = dict(span.split("=", 1) for span in _code_spans(described) if "=" in span)
     assert {key: str(value) for key, value in server.tags.items()} == stated
 

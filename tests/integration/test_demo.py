@@ -51,19 +51,33 @@ def test_demo_prints_each_trace_as_a_tree() -> None:
     assert result.stderr == ""
 
     plain = block(out, "1. a plain call: GET /checkout/42 -> 200")
-    assert re.fullmatch(r"  trace [0-9a-f]{32}: 5 spans in 2 services", plain[0])
+    assert re.fullmatch(r"  trace [0-9a-f]{32}: 11 spans in 2 services", plain[0])
     assert [re.sub(r"\s+", " ", line) for line in shape(plain)] == [
         " frontend GET /checkout/{id} <ms> OK "
         "http.status_code=200 http.request.header.user-agent=pyramid-tracing-demo",
-        " └─ frontend HTTP GET <ms> OK http.status_code=200 http.url=http://HOST/items/42",
-        " └─ backend GET /items/{id} <ms> OK http.status_code=200",
-        " ├─ backend load_item <ms> OK db.system=sqlite",
-        " └─ backend cache.set <ms> OK cache.key=item:42",
+        " ├─ frontend HTTP GET <ms> OK http.status_code=200 http.url=http://HOST/items/42",
+        " │ └─ backend GET /items/{id} <ms> OK http.status_code=200",
+        " │ ├─ backend load_item <ms> OK db.system=sqlite",
+        " │ │ └─ backend SELECT <ms> OK db.system=sqlite",
+        " │ ├─ backend cache.set <ms> OK cache.key=item:42",
+        " │ ├─ backend render jinja2 <ms> OK",
+        " │ ├─ backend render json <ms> OK",
+        " │ └─ backend transaction commit <ms> OK",
+        " │ └─ backend UPDATE <ms> OK db.system=sqlite",
+        " └─ frontend render json <ms> OK",
     ]
-    assert plain[3].startswith("     └─ backend")
+    assert plain[3].startswith("  │  └─ backend")
+    # The backend's log line (TraceFormatter, from backend.ini) carries the trace id.
+    trace = plain[0].split()[1].rstrip(":")
+    assert re.search(
+        rf"^backend log \[trace={trace} span=[0-9a-f]{{16}}\] INFO demo.backend: "
+        r"item 42 viewed 1 times$",
+        out,
+        re.MULTILINE,
+    )
 
     fan_out = block(out, "2. a concurrent fan-out with httpx in asyncio: GET /compare -> 200")
-    assert re.fullmatch(r"  trace [0-9a-f]{32}: 7 spans in 2 services", fan_out[0])
+    assert re.fullmatch(r"  trace [0-9a-f]{32}: 14 spans in 2 services", fan_out[0])
     tree = shape(fan_out)
     assert tree[0].startswith("  frontend  GET /compare")
     clients = [line for line in tree if "frontend  HTTP GET" in line]
@@ -94,10 +108,10 @@ def test_demo_also_exports_to_the_otlp_endpoint(tmp_path: Path) -> None:
         assert f"The same spans were exported over OTLP/HTTP to {endpoint}." in result.stdout
         deadline = time.monotonic() + 10
         spans = parse_spans(log.read_text(errors="replace"))
-        while len(spans) < 15 and time.monotonic() < deadline:
+        while len(spans) < 30 and time.monotonic() < deadline:
             time.sleep(0.05)
             spans = parse_spans(log.read_text(errors="replace"))
-    assert len(spans) == 15
+    assert len(spans) == 30
     assert {span["service"] for span in spans} == {"frontend", "backend"}
     names = sorted(span["Name"] for span in spans)
     assert names.count("HTTP GET") == 4
@@ -108,4 +122,7 @@ def test_demo_also_exports_to_the_otlp_endpoint(tmp_path: Path) -> None:
         ("HTTP", "SPAN_KIND_CLIENT"),
         ("GET", "SPAN_KIND_SERVER"),
         ("POST", "SPAN_KIND_SERVER"),
+        ("render", "SPAN_KIND_INTERNAL"),
+        ("transaction", "SPAN_KIND_INTERNAL"),
     }
+    assert {"SELECT", "UPDATE", "transaction commit", "render jinja2"} <= set(names)

@@ -97,6 +97,8 @@ def test_spans_view_groups_the_trace(running: tuple[str, MockTracer]) -> None:
     assert sorted(span["operation"] for span in trace) == [
         "HTTP GET",
         "client_simple",
+        "render json",
+        "render json",
         "server_simple",
     ]
 
@@ -117,7 +119,7 @@ def test_running_the_script_serves_the_example() -> None:
         body = requests.get(f"{base}/client/simple", timeout=10).json()
         assert body["server"] == {"message": "This is a simple traced request."}
         [trace] = requests.get(f"{base}/spans", timeout=10).json()["traces"].values()
-        assert len(trace) == 3
+        assert len(trace) == 5
     finally:
         process.terminate()
         process.communicate(timeout=10)

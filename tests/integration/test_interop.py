@@ -278,6 +278,7 @@ def item_view(request: Any) -> dict[str, Any]:
 def make_backend(settings: dict[str, Any]) -> Any:
     with Configurator(settings=settings) as config:
         config.include("pyramid_tracing")
+        config.add_settings({"tracing.instrument": ""})  # render spans: tests/integration
         config.add_route("item", "/items/{item}")
         config.add_view(item_view, route_name="item", renderer="json")
         return config.make_wsgi_app()
@@ -291,6 +292,7 @@ def make_frontend(settings: dict[str, Any], backend_url: str) -> Any:
 
     with Configurator(settings=settings) as config:
         config.include("pyramid_tracing")
+        config.add_settings({"tracing.instrument": ""})  # render spans: tests/integration
         config.add_route("front", "/front/{item}")
         config.add_view(front_view, route_name="front", renderer="json")
         return config.make_wsgi_app()

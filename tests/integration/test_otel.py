@@ -79,6 +79,7 @@ def trace_id(span: ReadableSpan) -> int:
 def build(settings: dict[str, Any], view: Any) -> tuple[TestApp, opentracing.Tracer]:
     with Configurator(settings=settings) as config:
         config.include("pyramid_tracing")
+        config.add_settings({"tracing.instrument": ""})  # render spans: tests/integration
         config.add_route("work", "/work")
         config.add_view(view, route_name="work", renderer="json")
         app = config.make_wsgi_app()

@@ -72,6 +72,7 @@ def _view(request: Any) -> dict[str, Any]:
 def _app(tracer: opentracing.Tracer, wrap: Callable[[Any], Any] | None = None) -> TestApp:
     with Configurator(settings={"tracing.tracer": tracer}) as config:
         config.include("pyramid_tracing")
+        config.add_settings({"tracing.instrument": ""})  # render spans: tests/integration
         config.add_route("work", "/work/{name}")
         config.add_view(_view, route_name="work", renderer="json")
         app = config.make_wsgi_app()

@@ -21,7 +21,8 @@ BOOL_ERROR = "Expected a boolean: true/false, yes/no, on/off or 1/0."
 KNOWN = (
     "tracing.capture_request_headers, tracing.capture_response_headers, "
     "tracing.exclude_paths, tracing.exclude_routes, tracing.finish_span_hook, "
-    "tracing.max_tag_length, tracing.operation_name, tracing.sensitive_headers, "
+    "tracing.instrument, tracing.max_tag_length, tracing.operation_name, "
+    "tracing.sensitive_headers, "
     "tracing.sensitive_query_params, tracing.start_span_hook, tracing.trace_all, "
     "tracing.traced_attributes, tracing.tracer"
 )

@@ -1,0 +1,309 @@
+"""``tracing.instrument = transaction``: pyramid_tm's commit or abort as a child span."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import opentracing
+import pytest
+import requests
+import transaction
+import zope.sqlalchemy
+from opentracing.mocktracer import MockTracer
+from pyramid.config import Configurator
+from pyramid.response import Response
+from sqlalchemy import Column, Integer, String, create_engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import declarative_base, sessionmaker
+from webtest import TestApp
+
+from pyramid_tracing import ScopeManager
+from pyramid_tracing import sqlalchemy as traced_sqlalchemy
+
+from .conftest import Kit, by_name, serve
+
+Base = declarative_base()
+
+
+class Item(Base):  # type: ignore[misc, valid-type]  # declarative_base() is untyped in 1.4
+    __tablename__ = "items"
+    id = Column(Integer, primary_key=True)
+    name = Column(String(50), unique=True, nullable=False)
+
+
+class Boom(Exception):
+    """The view's own error."""
+
+
+def add(request: Any) -> Response:
+    request.dbsession.add(Item(name=request.matchdict["name"]))
+    return Response("added")
+
+
+def fail(request: Any) -> Response:
+    request.dbsession.add(Item(name=request.matchdict["name"]))
+    raise Boom("after adding")
+
+
+def count(request: Any) -> Response:
+    return Response(str(request.dbsession.query(Item).count()))
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Any:
+    """A sqlite file with the items table and one row, ``dup``."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'items.db'}")
+    Base.metadata.create_all(engine)
+    with engine.begin() as connection:
+        connection.execute(Item.__table__.insert(), {"name": "dup"})
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _no_sql_listeners() -> Iterator[None]:
+    yield
+    traced_sqlalchemy.uninstrument()
+
+
+def build(
+    tracer: opentracing.Tracer,
+    engine: Any,
+    settings: dict[str, Any] | None = None,
+    *,
+    tm_first: bool = False,
+) -> TestApp:
+    """The usual pyramid_tm + zope.sqlalchemy app (as Pyramid's cookiecutter makes it)."""
+    session_factory = sessionmaker(bind=engine)
+
+    def dbsession(request: Any) -> Any:
+        session = session_factory()
+        zope.sqlalchemy.register(session, transaction_manager=request.tm)
+        return session
+
+    all_settings = {"tracing.tracer": tracer, **(settings or {})}
+    with Configurator(settings=all_settings) as config:
+        if tm_first:
+            config.include("pyramid_tm")
+        config.include("pyramid_tracing")
+        if not tm_first:
+            config.include("pyramid_tm")
+        config.add_request_method(dbsession, "dbsession", reify=True)
+        config.add_route("add", "/add/{name}")
+        config.add_view(add, route_name="add")
+        config.add_route("fail", "/fail/{name}")
+        config.add_view(fail, route_name="fail")
+        config.add_route("count", "/count")
+        config.add_view(count, route_name="count")
+        app = config.make_wsgi_app()
+    return TestApp(app)
+
+
+WITH_SQL = {"tracing.instrument": "transaction, sqlalchemy"}
+
+
+def test_a_commit_is_a_child_span_holding_its_statements(kit: Kit, database: Any) -> None:
+    """The commit is a span under the server span; the flush's INSERT is under the commit."""
+    assert build(kit.tracer, database, WITH_SQL).get("/add/ann").text == "added"
+    spans = by_name(kit.records())
+    assert set(spans) == {"add", "transaction commit", "INSERT"}
+    server, commit, insert = spans["add"], spans["transaction commit"], spans["INSERT"]
+    assert commit.parent_id == server.span_id
+    assert insert.parent_id == commit.span_id
+    assert commit.tags["component"] == "transaction"
+    assert "error" not in commit.tags
+    assert "error" not in server.tags
+
+
+def test_a_commit_that_fails_records_the_integrity_error(kit: Kit, database: Any) -> None:
+    """A duplicate row fails the commit: its span and the request carry the IntegrityError."""
+    app = build(kit.tracer, database, WITH_SQL)
+    with pytest.raises(IntegrityError):
+        app.get("/add/dup")
+    spans = by_name(kit.records())
+    assert set(spans) == {"add", "transaction commit", "INSERT"}
+    commit = spans["transaction commit"]
+    assert commit.tags["error"] is True
+    assert commit.errors == ["IntegrityError"]
+    assert spans["INSERT"].errors == ["IntegrityError"]
+    assert commit.parent_id == spans["add"].span_id
+    assert spans["add"].tags["error"] is True
+
+
+def test_an_exception_aborts_in_a_span_of_its_own(kit: Kit, database: Any) -> None:
+    """A view that raises: an abort span (not failed itself) under the failed server span."""
+    app = build(kit.tracer, database, WITH_SQL)
+    with pytest.raises(Boom):
+        app.get("/fail/bo")
+    spans = by_name(kit.records())
+    assert set(spans) == {"fail", "transaction abort"}
+    assert spans["transaction abort"].parent_id == spans["fail"].span_id
+    assert "error" not in spans["transaction abort"].tags
+    assert spans["fail"].errors == ["Boom"]
+
+
+@pytest.mark.parametrize("tm_first", [True, False], ids=["tm-included-first", "tm-after"])
+def test_the_server_span_covers_the_commit(database: Any, tm_first: bool) -> None:
+    """Whichever add-on is included first, the server span starts before and ends after it."""
+    tracer = MockTracer(scope_manager=ScopeManager())
+    build(tracer, database, tm_first=tm_first).get("/add/cy")
+    commit, server = tracer.finished_spans()
+    assert (commit.operation_name, server.operation_name) == ("transaction commit", "add")
+    assert commit.parent_id == server.context.span_id
+    assert server.start_time <= commit.start_time <= commit.finish_time <= server.finish_time
+
+
+def test_a_commit_in_the_view_is_traced_too(database: Any) -> None:
+    """Every transaction of the manager is followed, also one the view commits itself."""
+    tracer = MockTracer(scope_manager=ScopeManager())
+
+    def configure_commit(config: Configurator) -> None:
+        def view(request: Any) -> Response:
+            request.dbsession.add(Item(name="early"))
+            request.tm.commit()
+            request.tm.begin()
+            return Response("ok")
+
+        config.add_route("early", "/early")
+        config.add_view(view, route_name="early")
+
+    app = build(tracer, database)
+    configurator = Configurator(registry=app.app.registry)
+    configure_commit(configurator)
+    configurator.commit()
+    app.get("/early")
+    names = [span.operation_name for span in tracer.finished_spans()]
+    assert names == ["transaction commit", "transaction commit", "early"]
+
+
+def test_not_listed_means_no_span_and_no_synchronizer(database: Any) -> None:
+    """Without 'transaction' in tracing.instrument, no span and no synchronizer on the manager."""
+    tracer = MockTracer(scope_manager=ScopeManager())
+    seen: list[bool] = []
+
+    def add_and_look(request: Any) -> Response:
+        seen.append(request.tm.registeredSynchs())
+        return add(request)
+
+    settings = {"tracing.instrument": "render", "tm.manager_hook": "pyramid_tm.explicit_manager"}
+    app = build(tracer, database, settings)
+    configurator = Configurator(registry=app.app.registry)
+    configurator.add_route("look", "/look/{name}")
+    configurator.add_view(add_and_look, route_name="look")
+    configurator.commit()
+    app.get("/look/dee")
+    assert seen == [False]
+    assert [span.operation_name for span in tracer.finished_spans()] == ["look"]
+
+
+def test_listed_registers_the_synchronizer_on_a_per_request_manager(database: Any) -> None:
+    """With tm.manager_hook making a manager per request, each one gets the synchronizer."""
+    tracer = MockTracer(scope_manager=ScopeManager())
+    settings = {"tm.manager_hook": "pyramid_tm.explicit_manager"}
+    app = build(tracer, database, settings)
+    app.get("/add/e1")
+    app.get("/add/e2")
+    names = [span.operation_name for span in tracer.finished_spans()]
+    assert names == ["transaction commit", "add", "transaction commit", "add"]
+
+
+class RaisingTracer(MockTracer):
+    """A real MockTracer that cannot start a span named ``transaction``."""
+
+    def start_active_span(self, operation_name: str, *args: Any, **kwargs: Any) -> Any:
+        if operation_name == "transaction":
+            raise RuntimeError("tracer down")
+        return super().start_active_span(operation_name, *args, **kwargs)
+
+
+def test_a_failing_tracer_never_changes_the_commit(
+    database: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A tracer error at the commit is logged; the row is committed and the response unchanged."""
+    tracer = RaisingTracer(scope_manager=ScopeManager())
+    assert build(tracer, database).get("/add/fay").text == "added"
+    with database.connect() as connection:
+        names = {row[0] for row in connection.exec_driver_sql("SELECT name FROM items")}
+    assert names == {"dup", "fay"}
+    assert "RuntimeError" in caplog.text
+    assert [span.operation_name for span in tracer.finished_spans()] == ["add"]
+
+
+def test_a_transaction_outside_a_trace_gets_no_span(database: Any) -> None:
+    """A commit with no active span (a script after the app served requests) makes no span."""
+    tracer = MockTracer(scope_manager=ScopeManager())
+    build(tracer, database).get("/add/gus")
+    before = len(tracer.finished_spans())
+    transaction.manager.begin()
+    transaction.manager.commit()
+    assert len(tracer.finished_spans()) == before
+
+
+def test_concurrent_requests_each_get_their_own_spans(database: Any) -> None:
+    """Under waitress with 4 threads and 8 clients, each trace holds its own SELECT and commit."""
+    tracer = MockTracer(scope_manager=ScopeManager())
+    app = build(tracer, database, WITH_SQL).app
+    errors: list[BaseException] = []
+
+    with serve(app, threads=4) as url:
+
+        def client() -> None:
+            try:
+                with requests.Session() as session:
+                    for _ in range(5):
+                        assert session.get(f"{url}/count", timeout=10).text == "1"
+            except BaseException as exc:  # reported below, in the test's thread
+                errors.append(exc)
+
+        clients = [threading.Thread(target=client) for _ in range(8)]
+        for thread in clients:
+            thread.start()
+        for thread in clients:
+            thread.join(timeout=30)
+    assert errors == []
+    traces: dict[int, list[Any]] = defaultdict(list)
+    for span in tracer.finished_spans():
+        traces[span.context.trace_id].append(span)
+    assert len(traces) == 40
+    for spans in traces.values():
+        named = {span.operation_name: span for span in spans}
+        assert sorted(named) == ["SELECT", "count", "transaction commit"]
+        server = named["count"].context.span_id
+        assert named["SELECT"].parent_id == server
+        assert named["transaction commit"].parent_id == server
+
+
+EXPLICIT_TWEENS = [
+    "pyramid_tracing.tracing_tween_factory",
+    "pyramid_tm.tm_tween_factory",
+    "pyramid_tracing._instrument.transaction_tween_factory",
+    "pyramid.tweens.excview_tween_factory",
+]
+
+
+def test_an_explicit_tween_list_with_the_tween_traces_the_commit(database: Any) -> None:
+    """pyramid.tweens listing the transaction tween under pyramid_tm's: the commit is a span."""
+    tracer = MockTracer(scope_manager=ScopeManager())
+    settings = {
+        "pyramid.tweens": "\n".join(EXPLICIT_TWEENS),
+        "tm.manager_hook": "pyramid_tm.explicit_manager",
+    }
+    build(tracer, database, settings).get("/add/hal")
+    names = [span.operation_name for span in tracer.finished_spans()]
+    assert names == ["transaction commit", "add"]
+
+
+def test_an_explicit_tween_list_without_it_warns(database: Any) -> None:
+    """pyramid.tweens with pyramid_tm's tween but not the transaction tween warns at startup."""
+    tweens = [name for name in EXPLICIT_TWEENS if "_instrument" not in name]
+    tracer = MockTracer(scope_manager=ScopeManager())
+    # A manager per request: no synchronizer left by another test's app on this thread's one.
+    settings = {"pyramid.tweens": tweens, "tm.manager_hook": "pyramid_tm.explicit_manager"}
+    with pytest.warns(UserWarning, match="the transaction will not be traced"):
+        app = build(tracer, database, settings)
+    app.get("/add/ida")
+    assert [span.operation_name for span in tracer.finished_spans()] == ["add"]
