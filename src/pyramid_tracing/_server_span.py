@@ -30,6 +30,7 @@ from ._server_tags import start_tags, tag_result
 from ._settings import TracingSettings
 from ._state import RequestState, current
 from ._tags import TagPolicy, header_tags
+from ._trace_ids import add_trace_headers
 from ._tracers import Capabilities, ServerSpanStarter, capabilities
 from .typing import Request, Response, StartSpanHook
 
@@ -88,6 +89,7 @@ class ServerSpans:
         self._start_hook = start_hook
         self._finish_hook = settings.finish_span_hook
         self._no_hooks = start_hook is None and self._finish_hook is None
+        self._trace_headers = settings.response_trace_headers
         self._request_headers = header_tags(
             "http.request.header.", settings.capture_request_headers
         )
@@ -337,6 +339,11 @@ class ServerSpans:
                 )
             except Exception as exc:
                 failures.report("tagging the server span", exc)
+            if self._trace_headers and response is not None:
+                try:
+                    add_trace_headers(span, response, self._trace_headers)
+                except Exception as exc:
+                    failures.report("adding the trace response headers", exc)
         hook = self._finish_hook
         if hook is not None:
             try:

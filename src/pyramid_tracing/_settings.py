@@ -111,6 +111,19 @@ OPERATION_NAME_CHOICES: Final = ("route_name", "route_pattern", "method_route")
 INSTRUMENT_CHOICES: Final = ("render", "sqlalchemy", "transaction")
 
 
+#: What ``tracing.response_trace_headers`` may list.
+TRACE_HEADER_CHOICES: Final = ("server-timing", "traceresponse")
+
+
+def _as_trace_headers(key: str, value: object) -> tuple[str, ...]:
+    names = as_lower_names(key, value)
+    unknown = [name for name in names if name not in TRACE_HEADER_CHOICES]
+    if unknown:
+        allowed = ", ".join(TRACE_HEADER_CHOICES)
+        raise fail(key, value, f"{unknown[0]!r} is not one of {allowed} (or empty for none).")
+    return names
+
+
 def _as_instrument(key: str, value: object) -> tuple[str, ...]:
     names = as_lower_names(key, value)
     unknown = [name for name in names if name not in INSTRUMENT_CHOICES]
@@ -192,6 +205,8 @@ class TracingSettings:
     max_tag_length: int = 1024
     #: What is traced inside requests: ``render``, ``transaction``, ``sqlalchemy``.
     instrument: tuple[str, ...] = ("render", "transaction")
+    #: Response headers that give the caller the trace: ``traceresponse``, ``server-timing``.
+    response_trace_headers: tuple[str, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, object]) -> TracingSettings:
@@ -243,6 +258,7 @@ _CONVERTERS: Final[dict[str, tuple[Callable[[str, object], object], tuple[str, .
     "sensitive_query_params": (as_lower_name_set, ()),
     "max_tag_length": (as_positive_int, ()),
     "instrument": (_as_instrument, ()),
+    "response_trace_headers": (_as_trace_headers, ()),
 }
 
 
