@@ -18,6 +18,7 @@ __all__ = [
     "as_attribute_names",
     "as_bool",
     "as_callable",
+    "as_choices",
     "as_lower_name_set",
     "as_lower_names",
     "as_name_set",
@@ -83,6 +84,20 @@ def as_names(key: str, value: object) -> tuple[str, ...]:
     raise fail(
         key, value, "Expected names separated by commas, whitespace or newlines, or a list."
     )
+
+
+def as_choices(choices: tuple[str, ...]) -> Callable[[str, object], tuple[str, ...]]:
+    """A converter of a list of names, lowercased, each one of ``choices``; empty for none."""
+
+    def convert(key: str, value: object) -> tuple[str, ...]:
+        names = as_lower_names(key, value)
+        unknown = [name for name in names if name not in choices]
+        if unknown:
+            allowed = ", ".join(choices)
+            raise fail(key, value, f"{unknown[0]!r} is not one of {allowed} (or empty for none).")
+        return names
+
+    return convert
 
 
 def as_name_set(key: str, value: object) -> frozenset[str]:

@@ -16,6 +16,7 @@ from ._parsing import (
     as_attribute_names,
     as_bool,
     as_callable,
+    as_choices,
     as_lower_name_set,
     as_lower_names,
     as_name_set,
@@ -109,28 +110,11 @@ OPERATION_NAME_CHOICES: Final = ("route_name", "route_pattern", "method_route")
 
 #: What ``tracing.instrument`` may list (see :mod:`pyramid_tracing._instrument`).
 INSTRUMENT_CHOICES: Final = ("render", "sqlalchemy", "transaction")
-
-
 #: What ``tracing.response_trace_headers`` may list.
 TRACE_HEADER_CHOICES: Final = ("server-timing", "traceresponse")
 
-
-def _as_trace_headers(key: str, value: object) -> tuple[str, ...]:
-    names = as_lower_names(key, value)
-    unknown = [name for name in names if name not in TRACE_HEADER_CHOICES]
-    if unknown:
-        allowed = ", ".join(TRACE_HEADER_CHOICES)
-        raise fail(key, value, f"{unknown[0]!r} is not one of {allowed} (or empty for none).")
-    return names
-
-
-def _as_instrument(key: str, value: object) -> tuple[str, ...]:
-    names = as_lower_names(key, value)
-    unknown = [name for name in names if name not in INSTRUMENT_CHOICES]
-    if unknown:
-        allowed = ", ".join(INSTRUMENT_CHOICES)
-        raise fail(key, value, f"{unknown[0]!r} is not one of {allowed} (or empty for none).")
-    return names
+_as_instrument = as_choices(INSTRUMENT_CHOICES)
+_as_trace_headers = as_choices(TRACE_HEADER_CHOICES)
 
 
 def _as_operation_name(key: str, value: object) -> str | OperationNameFunc:
