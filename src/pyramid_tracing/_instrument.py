@@ -88,7 +88,7 @@ def _setup(registry: Any) -> None:
         except ImportError as exc:
             msg = (
                 f"Invalid value for setting 'tracing.instrument': {instrument!r}. 'sqlalchemy' "
-                f"needs SQLAlchemy ({exc}): install pyramid_tracing[sqlalchemy]."
+                f"needs SQLAlchemy ({exc}): install 'pyramid_tracing[sqlalchemy]'."
             )
             raise ConfigurationError(msg) from exc
         sqlalchemy.instrument()
