@@ -15,9 +15,9 @@ import pyramid_tracing
 import pyramid_tracing.typing
 from pyramid_tracing._settings import _OLD_KEYS, OTEL_KEYS, TracingSettings
 
-pytest.importorskip("sphinx", reason="sphinx is not installed (it is in the dev extra)")
-pytest.importorskip("myst_parser", reason="myst-parser is not installed (it is in the dev extra)")
-pytest.importorskip("furo", reason="furo is not installed (it is in the dev extra)")
+pytest.importorskip("sphinx", reason="sphinx is not installed (it is in the docs dependency group)")
+pytest.importorskip("myst_parser", reason="myst-parser is not installed (it is in the docs dependency group)")
+pytest.importorskip("furo", reason="furo is not installed (it is in the docs dependency group)")
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 

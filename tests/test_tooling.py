@@ -23,7 +23,7 @@ def _tool(name: str) -> str:
         return str(path)
     found = shutil.which(name)
     if found is None:
-        pytest.fail(f"{name} is not installed: it is in the dev extra (pip install -e '.[dev]')")
+        pytest.fail(f"{name} is not installed: it is in the dev dependency group (make install)")
     return found
 
 
