@@ -523,6 +523,18 @@ def test_ini_block_is_valid(block: Block, myapp: None) -> None:
             otel.tracer_provider(parsed.tracer).shutdown()
 
 
+def test_code_lines_fit_the_page() -> None:
+    """No line of code is wider than the 88 characters a code block shows at 1280 px."""
+    wide = [
+        f"{block.id}+{number}: {len(line)}"
+        for block in BLOCKS
+        if block.lang in {"python", "ini", "console"}
+        for number, line in enumerate(block.body.splitlines(), start=1)
+        if len(line) > 88
+    ]
+    assert wide == []
+
+
 def test_install_lines_name_published_extras() -> None:
     """Every `pip install 'pyramid_tracing[...]'` line names extras the package has."""
     published = {"otel", "requests", "httpx"}

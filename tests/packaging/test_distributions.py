@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import email.parser
 import importlib.metadata
 import os
@@ -134,3 +135,28 @@ def test_every_install_hint_is_quoted() -> None:
     ]
     offenders += [match.group(0) for match in unquoted.finditer((ROOT / "README.md").read_text())]
     assert offenders == []
+
+
+def _lowest_in_noxfile() -> dict[str, str]:
+    tree = ast.parse((ROOT / "noxfile.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and [ast.unparse(t) for t in node.targets] == ["LOWEST"]:
+            value = ast.literal_eval(node.value)
+            assert isinstance(value, dict)
+            return value
+    raise AssertionError("noxfile.py defines no LOWEST")
+
+
+def test_the_lowest_session_pins_the_declared_lower_bounds() -> None:
+    """noxfile.py's lowest versions are the >= bounds of the dependencies and extras."""
+    declared = list(PYPROJECT["project"]["dependencies"])
+    for extra in USER_EXTRAS:
+        declared += PYPROJECT["project"]["optional-dependencies"][extra]
+    bounds = dict(
+        re.fullmatch(r"([\w-]+)>=([\w.]+)", requirement).groups()  # type: ignore[union-attr]
+        for requirement in declared
+    )
+    lowest = _lowest_in_noxfile()
+    assert {name: lowest[name] for name in bounds} == bounds
+    assert PYPROJECT["project"]["requires-python"] == ">=3.10"
+    assert 'PYTHONS = ["3.10", "3.11", "3.12", "3.13"]' in (ROOT / "noxfile.py").read_text()
