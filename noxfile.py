@@ -27,6 +27,9 @@ LOWEST = {
     "requests": "2.28",
     "httpx": "0.24",
 }
+# Not a bound of ours: pyramid 2.0 imports pkg_resources but does not bound setuptools, whose
+# releases from 82 on no longer ship pkg_resources (pyramid 2.1 requires setuptools<82 itself).
+LOWEST_EXTRA = ["setuptools<82"]
 # The project with its extras; the test tools from the dev dependency group.
 PROJECT = ["--only-final", "protobuf", "-e", ".[otel,requests,httpx]", "--group", "dev"]
 
@@ -62,7 +65,8 @@ def tests(session: nox.Session) -> None:
 def lowest(session: nox.Session) -> None:
     """The test suite on the lowest Python and the lowest supported dependency versions."""
     constraints = Path(session.create_tmp()) / "lowest.txt"
-    constraints.write_text("".join(f"{name}=={version}\n" for name, version in LOWEST.items()))
+    pins = [f"{name}=={version}" for name, version in LOWEST.items()] + LOWEST_EXTRA
+    constraints.write_text("".join(f"{pin}\n" for pin in pins))
     _install(session, "--constraint", str(constraints))
     session.run("python", "-m", "pip", "freeze", silent=False)
     _pytest(session)

@@ -183,7 +183,13 @@ def run_python(block: Block, standin_url: str = "http://127.0.0.1:9") -> dict[st
 
 
 def tree_lines(text: str) -> list[str]:
-    """Tree output without ids, offsets and durations: what must match between runs."""
+    """Tree output without ids, offsets and durations: what must match between runs.
+
+    What comes before the first tree (Pyramid's pkg_resources warning with setuptools >= 81)
+    is left out.
+    """
+    start = re.search(r"^trace ", text, re.M)
+    text = text[start.start() :] if start else text
     text = re.sub(r"trace [0-9a-f]{32}", "trace <id>", text)
     return [re.sub(r"\d+\.\d ms", "<ms>", line).rstrip() for line in text.splitlines()]
 
