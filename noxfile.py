@@ -34,7 +34,8 @@ LOWEST_EXTRA = ["setuptools<82"]
 PROJECT = ["--only-final", "protobuf", "-e", ".[otel,requests,httpx]", "--group", "dev"]
 
 nox.options.sessions = [*(f"tests-{python}" for python in PYTHONS), "lowest"]
-nox.options.reuse_existing_virtualenvs = True
+# A fresh venv each run: a reused one keeps packages a changed group no longer lists.
+nox.options.reuse_existing_virtualenvs = False
 
 # pyenv installs each interpreter under its own directory; its shims only find the selected
 # ones. Put every installed 3.x on PATH so that nox finds python3.10 ... python3.13.

@@ -53,13 +53,18 @@ try:
         create_tracer,
     )
     from opentelemetry.trace import Link, SpanKind, Status, StatusCode
-    from opentelemetry.util._decorator import _agnosticcontextmanager
     from opentelemetry.util.types import Attributes, AttributeValue
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     msg = (
         f"pyramid_tracing.otel needs the 'otel' extra ({exc}): pip install 'pyramid_tracing[otel]'"
     )
     raise ImportError(msg) from exc
+
+try:
+    # The decorator newer opentelemetry-api releases put on start_as_current_span.
+    from opentelemetry.util._decorator import _agnosticcontextmanager
+except ImportError:  # pragma: no cover - older releases (1.20) used contextmanager
+    from contextlib import contextmanager as _agnosticcontextmanager  # type: ignore[assignment]
 
 __all__ = [
     "EXPORTERS",
@@ -281,11 +286,11 @@ class _KindProvider(otel_trace.TracerProvider):
         attributes: Attributes = None,
     ) -> otel_trace.Tracer:
         """The provider's tracer, wrapped."""
-        return _KindTracer(
-            self._provider.get_tracer(
-                instrumenting_module_name, instrumenting_library_version, schema_url, attributes
-            )
-        )
+        name, version = instrumenting_module_name, instrumenting_library_version
+        # Older opentelemetry-sdk releases (1.20) take no attributes: pass them only when given.
+        if attributes is None:
+            return _KindTracer(self._provider.get_tracer(name, version, schema_url))
+        return _KindTracer(self._provider.get_tracer(name, version, schema_url, attributes))
 
 
 class _KindTracer(otel_trace.Tracer):
