@@ -86,7 +86,10 @@ def _require(module: str) -> Any:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        msg = f"{module} is not installed ({exc}); install the bench extra: pip install '.[bench]'"
+        msg = (
+            f"{module} is not installed ({exc}); install the bench dependency group: "
+            "pip install --group bench"
+        )
         raise Unavailable(msg) from exc
 
 

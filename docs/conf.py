@@ -45,3 +45,6 @@ napoleon_use_rtype = False
 
 html_theme = "furo"
 html_title = f"pyramid_tracing {release}"
+# Tables that wrap and sample messages that are not cut (docs/_static/custom.css).
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]

@@ -16,6 +16,9 @@ from ._traced import traced
 from ._tracing import Tracing
 from ._tween import opentracing_tween_factory, tracing_tween_factory
 
+#: The version of this package; pyproject.toml reads it from here ([tool.hatch.version]).
+__version__ = "0.1.0"
+
 __all__ = [
     "ContextExecutor",
     "PyramidTracer",

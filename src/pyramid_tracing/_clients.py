@@ -31,7 +31,7 @@ def traced_requests_session(
     See :func:`pyramid_tracing.requests.traced_requests_session` for the spans and arguments.
 
     Raises:
-        ImportError: requests is not installed (``pip install pyramid_tracing[requests]``).
+        ImportError: requests is not installed (``pip install 'pyramid_tracing[requests]'``).
     """
     from .requests import traced_requests_session as implementation
 
@@ -51,7 +51,7 @@ def traced_httpx_client(
     See :func:`pyramid_tracing.httpx.traced_httpx_client` for the spans and arguments.
 
     Raises:
-        ImportError: httpx is not installed (``pip install pyramid_tracing[httpx]``).
+        ImportError: httpx is not installed (``pip install 'pyramid_tracing[httpx]'``).
     """
     from .httpx import traced_httpx_client as implementation
 
@@ -71,7 +71,7 @@ def traced_httpx_async_client(
     See :func:`pyramid_tracing.httpx.traced_httpx_async_client` for the spans and arguments.
 
     Raises:
-        ImportError: httpx is not installed (``pip install pyramid_tracing[httpx]``).
+        ImportError: httpx is not installed (``pip install 'pyramid_tracing[httpx]'``).
     """
     from .httpx import traced_httpx_async_client as implementation
 

@@ -17,7 +17,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
     msg = (
         "pyramid_tracing's httpx clients need the httpx package, which is not installed: "
-        "pip install pyramid_tracing[httpx]"
+        "pip install 'pyramid_tracing[httpx]'"
     )
     raise ImportError(msg, name=exc.name) from exc
 

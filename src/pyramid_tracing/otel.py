@@ -19,7 +19,10 @@ over an SDK :class:`~opentelemetry.sdk.trace.TracerProvider`, with three adjustm
 
 from __future__ import annotations
 
+import sys
+import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -33,7 +36,7 @@ try:
     from opentelemetry import trace as otel_trace
     from opentelemetry.context import Context, get_value
     from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+    from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
     from opentelemetry.sdk.trace.export import (
         BatchSpanProcessor,
         ConsoleSpanExporter,
@@ -50,7 +53,6 @@ try:
         create_tracer,
     )
     from opentelemetry.trace import Link, SpanKind, Status, StatusCode
-    from opentelemetry.util._decorator import _agnosticcontextmanager
     from opentelemetry.util.types import Attributes, AttributeValue
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     msg = (
@@ -58,15 +60,22 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     )
     raise ImportError(msg) from exc
 
+try:
+    # The decorator newer opentelemetry-api releases put on start_as_current_span.
+    from opentelemetry.util._decorator import _agnosticcontextmanager
+except ImportError:  # pragma: no cover - older releases (1.20) used contextmanager
+    from contextlib import contextmanager as _agnosticcontextmanager  # type: ignore[assignment]
+
 __all__ = [
     "EXPORTERS",
+    "format_trace",
     "memory_exporter",
     "tracer_from_settings",
     "tracer_provider",
 ]
 
 #: The values accepted by ``tracing.otel.exporter`` (several may be listed).
-EXPORTERS: Final = ("console", "memory", "none", "otlp")
+EXPORTERS: Final = ("console", "memory", "none", "otlp", "tree")
 
 _SERVICE_NAME_KEY: Final = "tracing.otel.service_name"
 _EXPORTER_KEY: Final = "tracing.otel.exporter"
@@ -101,15 +110,17 @@ def tracer_from_settings(**settings: Any) -> opentracing.Tracer:
     * ``tracing.otel.service_name``: the ``service.name`` resource attribute. Default: the
       ``OTEL_SERVICE_NAME`` environment variable, else OpenTelemetry's ``unknown_service``.
     * ``tracing.otel.exporter``: one or more of ``otlp`` (OTLP over HTTP/protobuf),
-      ``console`` (stdout), ``memory`` (kept in memory, see :func:`memory_exporter`) and
-      ``none``. Default: ``otlp``.
+      ``tree`` (each finished trace printed as a tree on standard error, for development: see
+      :func:`format_trace`), ``console`` (one JSON document per span on standard output),
+      ``memory`` (kept in memory, see :func:`memory_exporter`) and ``none``. Default: ``otlp``.
     * ``tracing.otel.endpoint``: the OTLP/HTTP collector URL, as ``http://host:4318`` (then
       ``/v1/traces`` is appended) or a full traces URL. Default: the standard
       ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_ENDPOINT`` environment
       variables, else ``http://localhost:4318/v1/traces``.
 
     ``otlp`` and ``console`` export in batches, off the request path; ``memory`` exports each
-    span as it finishes. The provider is flushed and shut down at process exit. The first
+    span as it finishes; ``tree`` prints a trace on the thread that ends its last open span.
+    The provider is flushed and shut down at process exit. The first
     provider made here also becomes OpenTelemetry's global tracer provider, unless one is set
     already, so ``opentelemetry.trace.get_tracer()`` spans go to the same exporters.
 
@@ -144,6 +155,8 @@ def tracer_from_settings(**settings: Any) -> opentracing.Tracer:
             processors.append(BatchSpanProcessor(ConsoleSpanExporter()))
         elif name == "otlp":
             processors.append(BatchSpanProcessor(_otlp_exporter(endpoint)))
+        elif name == "tree":
+            processors.append(_TreeProcessor(_TREE_PRINTER))
     # Resource.create() also reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES.
     resource = Resource.create({SERVICE_NAME: service_name.strip()} if service_name else {})
     provider = TracerProvider(resource=resource, shutdown_on_exit=True)
@@ -273,11 +286,11 @@ class _KindProvider(otel_trace.TracerProvider):
         attributes: Attributes = None,
     ) -> otel_trace.Tracer:
         """The provider's tracer, wrapped."""
-        return _KindTracer(
-            self._provider.get_tracer(
-                instrumenting_module_name, instrumenting_library_version, schema_url, attributes
-            )
-        )
+        name, version = instrumenting_module_name, instrumenting_library_version
+        # Older opentelemetry-sdk releases (1.20) take no attributes: pass them only when given.
+        if attributes is None:
+            return _KindTracer(self._provider.get_tracer(name, version, schema_url))
+        return _KindTracer(self._provider.get_tracer(name, version, schema_url, attributes))
 
 
 class _KindTracer(otel_trace.Tracer):
@@ -478,3 +491,233 @@ class _ScopeManager(ScopeManagerShim):
 def _unwrap(span: opentracing.Span) -> object:
     # The shim leaves SpanShim.unwrap() unannotated.
     return span.unwrap() if isinstance(span, SpanShim) else None  # type: ignore[no-untyped-call]
+
+
+# -- the tree exporter (tracing.otel.exporter = tree) ----------------------------------------
+
+# Attributes the tree leaves out: the line shows them already (name, status) or every span of
+# the kind has them. http.url is kept on client spans only, where it names the called service.
+_TREE_HIDDEN: Final = frozenset(
+    {
+        "component",
+        "span.kind",
+        "http.method",
+        "http.route",
+        "pyramid.route",
+        "peer.hostname",
+        "peer.port",
+        "error",
+    }
+)
+_TREE_VALUE_WIDTH: Final = 60
+# How many traces with open spans the tree keeps; past it the oldest is printed as it is.
+_TREE_PENDING_LIMIT: Final = 1000
+# How many printed trace ids it remembers, to mark later spans of the trace as a continuation.
+_TREE_PRINTED_LIMIT: Final = 10_000
+
+
+def format_trace(spans: Sequence[ReadableSpan]) -> str:
+    """Render finished spans of one trace as an indented tree, one line per span.
+
+    The first line names the trace, its services, the number of spans and the time from the
+    first start to the last end. Each span line shows the service, the operation name, the start
+    offset from the first span's start (``+12.0 ms``), the duration, ``OK`` or ``ERROR``, and the
+    tags that say what the span did: the status code, the URL of client spans, the error kind,
+    and your own tags; the tags every HTTP span has are left out. Time in a parent span not
+    covered by its children shows as the gap between one child's offset plus duration and the
+    next child's offset. Children are in start order; a span whose parent is not among
+    ``spans`` (the caller's span in another service) is a root.
+
+    This is what ``tracing.otel.exporter = tree`` prints. For spans kept in memory::
+
+        print(format_trace(memory_exporter(tracer).get_finished_spans()))
+
+    Args:
+        spans: finished spans, all of the same trace (as :func:`memory_exporter` returns them,
+            or as a tracer provider's span processor receives them).
+
+    Returns:
+        The tree as text, without a trailing newline; an empty string for no spans.
+
+    .. versionadded:: 0.2.0
+    """
+    if not spans:
+        return ""
+    ids = {_span_id(span) for span in spans}
+    children: dict[int | None, list[ReadableSpan]] = {}
+    for span in spans:
+        parent = None if span.parent is None else span.parent.span_id
+        children.setdefault(parent if parent in ids else None, []).append(span)
+    for siblings in children.values():
+        siblings.sort(key=lambda span: (span.start_time or 0, span.name))
+    origin = min(span.start_time or 0 for span in spans)
+    end = max(span.end_time or span.start_time or 0 for span in spans)
+    rows: list[tuple[str, str]] = []
+    services: dict[str, None] = {}
+
+    def walk(span: ReadableSpan, prefix: str, branch: str) -> None:
+        services[_service(span)] = None
+        rows.append((f"{prefix}{branch}{_service(span)}  {span.name}", _timing(span, origin)))
+        below = children.get(_span_id(span), [])
+        inner = prefix + ("" if not branch else "   " if branch == "└─ " else "│  ")
+        for index, child in enumerate(below):
+            walk(child, inner, "└─ " if index == len(below) - 1 else "├─ ")
+
+    for root in children.get(None, []):
+        walk(root, "", "")
+    trace_id = spans[0].context.trace_id if spans[0].context is not None else 0
+    count = "1 span" if len(spans) == 1 else f"{len(spans)} spans"
+    header = (
+        f"trace {trace_id:032x}  {', '.join(services)}  {count}  {(end - origin) / 1e6:.1f} ms"
+    )
+    width = max(len(label) for label, _ in rows)
+    lines = [header] + [f"  {label:<{width}}  {timing}".rstrip() for label, timing in rows]
+    return "\n".join(lines)
+
+
+def _span_id(span: ReadableSpan) -> int:
+    return span.context.span_id if span.context is not None else 0
+
+
+def _service(span: ReadableSpan) -> str:
+    return str(span.resource.attributes.get(SERVICE_NAME, "unknown_service"))
+
+
+def _timing(span: ReadableSpan, origin: int) -> str:
+    start = span.start_time or origin
+    duration = ((span.end_time or start) - start) / 1e6
+    failed = span.status.status_code is StatusCode.ERROR
+    tags = [f"{key}={_short(value)}" for key, value in _tree_tags(span)]
+    offset = f"+{(start - origin) / 1e6:.1f} ms"
+    return f"{offset:>11} {duration:8.1f} ms  {'ERROR' if failed else 'OK':<5}  {' '.join(tags)}"
+
+
+def _tree_tags(span: ReadableSpan) -> Iterator[tuple[str, object]]:
+    attributes = span.attributes or {}
+    client = attributes.get("span.kind") == "client" or span.kind is SpanKind.CLIENT
+    for key, value in attributes.items():
+        if key in _TREE_HIDDEN or (key == "http.url" and not client):
+            continue
+        yield key, value
+    for event in span.events:
+        kind = (event.attributes or {}).get("error.kind")
+        if isinstance(kind, str):
+            yield "error.kind", kind
+        elif event.name == "exception":
+            yield "error.kind", (event.attributes or {}).get("exception.type", "?")
+
+
+def _short(value: object) -> str:
+    text = str(value)
+    text = text if " " not in text else repr(text)
+    return text if len(text) <= _TREE_VALUE_WIDTH else f"{text[: _TREE_VALUE_WIDTH - 1]}…"
+
+
+@attrs.define
+class _PendingTrace:
+    spans: list[ReadableSpan] = attrs.Factory(list)
+    open: set[int] = attrs.Factory(set)
+
+
+class _TreePrinter:
+    """Collects the spans of every tree processor of the process; prints complete traces.
+
+    One printer for the process, so that when several services run in one process (the demo,
+    a test) a trace through them prints once, as one tree, when its last open span ends.
+    """
+
+    def __init__(self) -> None:
+        # Span processors are called from every thread that starts or ends a span.
+        self._lock = threading.Lock()
+        self._pending: OrderedDict[int, _PendingTrace] = OrderedDict()
+        self._printed: OrderedDict[int, None] = OrderedDict()
+        self._processors = 0
+
+    def register(self) -> None:
+        with self._lock:
+            self._processors += 1
+
+    def started(self, trace_id: int, span_id: int) -> None:
+        with self._lock:
+            pending = self._pending.get(trace_id)
+            if pending is None:
+                pending = self._pending[trace_id] = _PendingTrace()
+                if len(self._pending) > _TREE_PENDING_LIMIT:
+                    oldest, trace = self._pending.popitem(last=False)
+                    self._write(oldest, trace)
+            pending.open.add(span_id)
+
+    def ended(self, span: ReadableSpan) -> None:
+        if span.context is None:
+            return
+        trace_id = span.context.trace_id
+        with self._lock:
+            pending = self._pending.setdefault(trace_id, _PendingTrace())
+            pending.spans.append(span)
+            pending.open.discard(span.context.span_id)
+            if not pending.open:
+                del self._pending[trace_id]
+                self._write(trace_id, pending)
+
+    def unregister(self) -> None:
+        """A processor shut down; the last one prints the traces that still have open spans."""
+        with self._lock:
+            self._processors -= 1
+            if self._processors > 0:
+                return
+            while self._pending:
+                trace_id, pending = self._pending.popitem(last=False)
+                self._write(trace_id, pending)
+
+    def _write(self, trace_id: int, pending: _PendingTrace) -> None:
+        if not pending.spans:
+            return
+        text = format_trace(pending.spans)
+        if trace_id in self._printed:
+            text = text.replace("\n", " (continued)\n", 1)
+        if pending.open:
+            count = "1 span" if len(pending.open) == 1 else f"{len(pending.open)} spans"
+            text += f"\n  (and {count} of this trace not finished)"
+        self._printed[trace_id] = None
+        if len(self._printed) > _TREE_PRINTED_LIMIT:
+            self._printed.popitem(last=False)
+        # sys.stderr is looked up on each write, so that redirections made later apply.
+        stream = sys.stderr
+        if stream is not None:
+            stream.write(f"{text}\n")
+            stream.flush()
+
+
+_TREE_PRINTER: Final = _TreePrinter()
+
+
+class _TreeProcessor(SpanProcessor):
+    """The span processor behind ``tracing.otel.exporter = tree``."""
+
+    def __init__(self, printer: _TreePrinter) -> None:
+        self._printer = printer
+        self._shut_down = False
+        printer.register()
+
+    def on_start(self, span: Any, parent_context: Context | None = None) -> None:
+        """Note the span as open in its trace."""
+        if self._shut_down:
+            return
+        context = span.get_span_context()
+        self._printer.started(context.trace_id, context.span_id)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        """Add the span to its trace; print the trace when no span of it is open any more."""
+        if self._shut_down:
+            return
+        self._printer.ended(span)
+
+    def shutdown(self) -> None:
+        """Print what is left, once every tree processor of the process has shut down."""
+        if not self._shut_down:
+            self._shut_down = True
+            self._printer.unregister()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Nothing is queued: complete traces are printed at once."""
+        return True

@@ -19,7 +19,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
     msg = (
         "pyramid_tracing.traced_requests_session needs the requests package, which is not "
-        "installed: pip install pyramid_tracing[requests]"
+        "installed: pip install 'pyramid_tracing[requests]'"
     )
     raise ImportError(msg, name=exc.name) from exc
 

@@ -90,7 +90,7 @@ def test_runner_interleaves_long_lived_workers() -> None:
 
 def test_memory_mode_reports_before_and_after() -> None:
     """The memory mode measures RSS and tracemalloc around its traced requests."""
-    pytest.importorskip("psutil", reason="psutil (the bench extra) measures RSS")
+    pytest.importorskip("psutil", reason="psutil (the bench dependency group) measures RSS")
     result = _worker("memory", "--requests=100", "--warmup=100")
     assert result["requests"] == 100
     for key in ("rss_before", "rss_after", "tracemalloc_before", "tracemalloc_after"):

@@ -292,7 +292,7 @@ def test_a_bad_exporter_in_the_app_settings_fails_at_startup() -> None:
         "Invalid value for setting 'tracing.tracer': "
         "'pyramid_tracing.otel:tracer_from_settings'. Calling it to create the tracer raised "
         "ConfigurationError: Invalid value for setting 'tracing.otel.exporter': 'jaegr'. "
-        "Expected one or more of console, memory, none, otlp."
+        "Expected one or more of console, memory, none, otlp, tree."
     )
 
 
@@ -316,12 +316,12 @@ def test_a_typo_in_the_otel_namespace_is_caught() -> None:
         (
             {"tracing.otel.exporter": "zipkin"},
             "Invalid value for setting 'tracing.otel.exporter': 'zipkin'. "
-            "Expected one or more of console, memory, none, otlp.",
+            "Expected one or more of console, memory, none, otlp, tree.",
         ),
         (
             {"tracing.otel.exporter": ""},
             "Invalid value for setting 'tracing.otel.exporter': ''. "
-            "Expected one or more of console, memory, none, otlp.",
+            "Expected one or more of console, memory, none, otlp, tree.",
         ),
         (
             {"tracing.otel.exporter": "none memory"},

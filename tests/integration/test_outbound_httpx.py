@@ -210,6 +210,6 @@ def test_missing_httpx_extra_is_named() -> None:
     )
     message = (
         "pyramid_tracing's httpx clients need the httpx package, which is not installed: "
-        "pip install pyramid_tracing[httpx]"
+        "pip install 'pyramid_tracing[httpx]'"
     )
     assert result.stdout.splitlines() == [message, message]

@@ -270,5 +270,5 @@ def test_missing_requests_extra_is_named() -> None:
     )
     assert result.stdout.strip() == (
         "pyramid_tracing.traced_requests_session needs the requests package, which is not "
-        "installed: pip install pyramid_tracing[requests]"
+        "installed: pip install 'pyramid_tracing[requests]'"
     )
