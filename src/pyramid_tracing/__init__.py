@@ -8,7 +8,7 @@ from ._clients import traced_httpx_async_client, traced_httpx_client, traced_req
 from ._compat import PyramidTracer, PyramidTracing
 from ._config import includeme
 from ._context import ContextExecutor, context_propagating
-from ._request import RequestTracing
+from ._request import RequestTracing, request_tracing
 from ._scope import ScopeManager
 from ._settings import TracingSettings
 from ._state import current_tracing, get_tracing
@@ -32,6 +32,7 @@ __all__ = [
     "get_tracing",
     "includeme",
     "opentracing_tween_factory",
+    "request_tracing",
     "traced",
     "traced_httpx_async_client",
     "traced_httpx_client",

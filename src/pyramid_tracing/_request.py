@@ -6,18 +6,18 @@ from collections.abc import Mapping, MutableMapping
 from typing import TYPE_CHECKING, TypeVar, cast
 
 import opentracing
-from opentracing import Format, Scope, Span
+from opentracing import Format
 
 from ._failures import failures
-from ._state import RequestState, get_tracing
-from .typing import Request
+from ._state import REQUEST_ATTR, RequestState, get_tracing
+from .typing import Request, ScopeLike, SpanLike, TracerLike
 
 if TYPE_CHECKING:
     import requests
 
     from ._tracing import Tracing
 
-__all__ = ["PerRequest", "RequestTracing"]
+__all__ = ["PerRequest", "RequestTracing", "request_tracing"]
 
 H = TypeVar("H", bound=MutableMapping[str, str])
 
@@ -55,18 +55,18 @@ class RequestTracing(RequestState):
         return get_tracing(self._registry)
 
     @property
-    def tracer(self) -> opentracing.Tracer:
+    def tracer(self) -> TracerLike:
         """The application's tracer."""
         return self.tracing.tracer
 
     @property
-    def active_span(self) -> Span | None:
+    def active_span(self) -> SpanLike | None:
         """The active span in the current context (a child span, or this request's span)."""
         scope = self.tracing.tracer.scope_manager.active
         return None if scope is None else scope.span
 
     @property
-    def span(self) -> Span | None:
+    def span(self) -> SpanLike | None:
         """This request's server span; ``None`` when the request is not traced."""
         scope = self._scope
         return None if scope is None else scope.span
@@ -88,7 +88,7 @@ class RequestTracing(RequestState):
         *,
         tags: Mapping[str, object] | None = None,
         finish_on_close: bool = True,
-    ) -> Scope:
+    ) -> ScopeLike:
         """Start a span, child of the active span, and make it active.
 
         Use it as a context manager: ``with request.tracing.start_active_span("db"):``.
@@ -125,6 +125,41 @@ class RequestTracing(RequestState):
             except Exception as exc:
                 failures.report("injecting the trace context into headers", exc)
         return headers
+
+
+def request_tracing(request: object) -> RequestTracing:
+    """``request.tracing``, typed: mypy sees it without stubs for Pyramid or opentracing.
+
+    Pyramid ships no type information, so ``request.tracing`` is ``Any`` to a type checker;
+    this function's result is a :class:`RequestTracing`, whose spans, scopes and tracer are
+    typed with the Protocols of :mod:`pyramid_tracing.typing`::
+
+        from pyramid_tracing import request_tracing
+
+        def view(request):
+            span = request_tracing(request).active_span  # SpanLike | None
+
+    Args:
+        request: a request of an application that includes pyramid_tracing (or a test's
+            ``DummyRequest`` after ``pyramid.request.apply_request_extensions``).
+
+    Raises:
+        LookupError: the request has no ``request.tracing``: pyramid_tracing is not included
+            in its application, or the request's extensions were not applied.
+
+    .. versionadded:: 0.2.0
+    """
+    state = getattr(request, "__dict__", {}).get(REQUEST_ATTR)
+    if not isinstance(state, RequestTracing):
+        state = getattr(request, REQUEST_ATTR, None)
+    if isinstance(state, RequestTracing):
+        return state
+    msg = (
+        f"{request!r} has no request.tracing: include pyramid_tracing in its application "
+        "(config.include('pyramid_tracing')), or, for a test's DummyRequest, call "
+        "pyramid.request.apply_request_extensions(request) first."
+    )
+    raise LookupError(msg)
 
 
 class PerRequest:

@@ -6,6 +6,7 @@ import gc
 import weakref
 from typing import Any
 
+import pytest
 from opentracing import Format
 from opentracing.mocktracer import MockTracer
 from pyramid import testing
@@ -169,3 +170,39 @@ def test_request_tracing_in_scripts_and_unit_tests(tracer: MockTracer):
     assert type(dummy.tracing) is RequestTracing
     assert dummy.tracing.tracer is tracer
     assert [span.operation_name for span in tracer.finished_spans()] == ["script.job"]
+
+
+def test_request_tracing_is_request_tracing_typed(tracer: MockTracer) -> None:
+    """request_tracing(request) is the request's own request.tracing, inside a real view."""
+    from pyramid_tracing import request_tracing
+
+    seen: list[bool] = []
+
+    def configure(config: Any) -> None:
+        def view(request: Any) -> Any:
+            tracing = request_tracing(request)
+            seen.append(tracing is request.tracing and tracing.span is not None)
+            return Response("ok")
+
+        config.add_route("typed", "/typed")
+        config.add_view(view, route_name="typed")
+
+    build_app({"tracing.tracer": tracer}, configure).get("/typed")
+    assert seen == [True]
+
+
+def test_request_tracing_on_a_dummy_request_needs_its_extensions(tracer: MockTracer) -> None:
+    """A DummyRequest gets request.tracing from apply_request_extensions; before, a clear error."""
+    from pyramid import testing
+    from pyramid.request import apply_request_extensions
+
+    from pyramid_tracing import RequestTracing, request_tracing
+
+    with testing.testConfig(settings={"tracing.tracer": tracer}) as config:
+        config.include("pyramid_tracing")
+        config.commit()
+        request = testing.DummyRequest()
+        with pytest.raises(LookupError, match=r"has no request\.tracing: include pyramid_tracing"):
+            request_tracing(request)
+        apply_request_extensions(request)
+        assert isinstance(request_tracing(request), RequestTracing)
