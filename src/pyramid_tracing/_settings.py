@@ -12,6 +12,7 @@ import attrs
 import opentracing
 from pyramid.exceptions import ConfigurationError
 
+from ._otel_config import OTEL_KEYS
 from ._parsing import (
     as_attribute_names,
     as_bool,
@@ -41,10 +42,6 @@ __all__ = [
 PREFIX: Final = "tracing."
 OTEL_PREFIX: Final = "tracing.otel."
 
-#: The keys read by :func:`pyramid_tracing.otel.tracer_from_settings`.
-OTEL_KEYS: Final = frozenset(
-    {"tracing.otel.service_name", "tracing.otel.exporter", "tracing.otel.endpoint"}
-)
 
 #: Header names whose values are never recorded: credentials (HTTP, proxies, API gateways,
 #: OAuth and cloud providers), session cookies, and the CSRF tokens of Pyramid and others.

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
+from functools import partial
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import attrs
 import opentracing
 from pyramid.exceptions import ConfigurationError
-from pyramid.settings import aslist
+
+from ._otel_config import EXPORTERS, OtelConfig
 
 try:
     from opentelemetry import trace as otel_trace
@@ -41,6 +42,14 @@ try:
         SpanExporter,
     )
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.sdk.trace.sampling import (
+        ALWAYS_OFF,
+        ALWAYS_ON,
+        ParentBased,
+        ParentBasedTraceIdRatio,
+        Sampler,
+        TraceIdRatioBased,
+    )
     from opentelemetry.shim.opentracing_shim import (
         _SHIM_KEY,
         ScopeManagerShim,
@@ -58,6 +67,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     )
     raise ImportError(msg) from exc
 
+from ._otel_export import ReportingExporter, flush_on_sigterm, register_exit, shutdown_bounded
+
 __all__ = [
     "EXPORTERS",
     "memory_exporter",
@@ -65,13 +76,7 @@ __all__ = [
     "tracer_provider",
 ]
 
-#: The values accepted by ``tracing.otel.exporter`` (several may be listed).
-EXPORTERS: Final = ("console", "memory", "none", "otlp")
-
-_SERVICE_NAME_KEY: Final = "tracing.otel.service_name"
 _EXPORTER_KEY: Final = "tracing.otel.exporter"
-_ENDPOINT_KEY: Final = "tracing.otel.endpoint"
-_TRACES_PATH: Final = "v1/traces"
 _PLAIN_TYPES: Final = (bool, str, bytes, int, float)
 # OpenTracing's span.kind tag values and the OpenTelemetry span kinds they stand for.
 _KINDS: Final[Mapping[object, SpanKind]] = {
@@ -123,32 +128,33 @@ def tracer_from_settings(**settings: Any) -> opentracing.Tracer:
         pyramid.exceptions.ConfigurationError: a ``tracing.otel.*`` value is invalid. The message
             names the key, the value and what is allowed.
     """
-    names = _exporter_names(settings.get(_EXPORTER_KEY, "otlp"))
-    endpoint = _endpoint(settings.get(_ENDPOINT_KEY), names)
-    service_name = settings.get(_SERVICE_NAME_KEY)
-    if service_name is not None and (
-        not isinstance(service_name, str) or not service_name.strip()
-    ):
-        msg = (
-            f"Invalid value for setting {_SERVICE_NAME_KEY!r}: {service_name!r}. "
-            "Expected a non-empty service name."
-        )
-        raise ConfigurationError(msg)
+    config = OtelConfig.from_settings(settings)
     # Every exporter is made before the provider, so that a failing one leaves nothing behind.
-    memory = InMemorySpanExporter() if "memory" in names else None
+    memory = InMemorySpanExporter() if "memory" in config.exporters else None
     processors: list[SpanProcessor] = []
-    for name in names:
+    reporters: list[ReportingExporter] = []
+    for name in config.exporters:
         if name == "memory" and memory is not None:
             processors.append(SimpleSpanProcessor(memory))
         elif name == "console":
-            processors.append(BatchSpanProcessor(ConsoleSpanExporter()))
+            processors.append(_batch(ConsoleSpanExporter(), config))
         elif name == "otlp":
-            processors.append(BatchSpanProcessor(_otlp_exporter(endpoint)))
-    # Resource.create() also reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES.
-    resource = Resource.create({SERVICE_NAME: service_name.strip()} if service_name else {})
-    provider = TracerProvider(resource=resource, shutdown_on_exit=True)
+            reporter = _otlp_exporter(config)
+            reporters.append(reporter)
+            processors.append(_batch(reporter, config))
+    attributes: dict[str, str] = dict(config.resource_attributes)
+    if config.service_name:
+        attributes[SERVICE_NAME] = config.service_name
+    # Resource.create() also reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES; the
+    # attributes given here win over both.
+    resource = Resource.create(attributes)
+    # The SDK's own exit hook waits up to 30 s per processor: ours is bounded (register_exit).
+    provider = TracerProvider(resource=resource, sampler=_sampler(config), shutdown_on_exit=False)
     for processor in processors:
         provider.add_span_processor(processor)
+    register_exit(partial(shutdown_bounded, provider, tuple(reporters), config.shutdown_timeout))
+    if config.flush_on_sigterm:
+        flush_on_sigterm()
     if isinstance(otel_trace.get_tracer_provider(), otel_trace.ProxyTracerProvider):
         otel_trace.set_tracer_provider(provider)
     # The shim starts every span as INTERNAL; the wrapper maps the span.kind tag to the OTel
@@ -199,64 +205,74 @@ def _setup_of(tracer: opentracing.Tracer) -> _Setup:
         raise LookupError(msg) from None
 
 
-def _exporter_names(value: object) -> tuple[str, ...]:
-    allowed = ", ".join(EXPORTERS)
-    if isinstance(value, str):
-        names = tuple(name.lower() for name in aslist(value))
-    elif isinstance(value, list | tuple) and all(isinstance(name, str) for name in value):
-        names = tuple(name.strip().lower() for name in value)
-    else:
-        names = ()
-    unknown = [name for name in names if name not in EXPORTERS]
-    if not names or unknown:
-        msg = (
-            f"Invalid value for setting {_EXPORTER_KEY!r}: {value!r}. "
-            f"Expected one or more of {allowed}."
-        )
-        raise ConfigurationError(msg)
-    if "none" in names and len(names) > 1:
-        msg = (
-            f"Invalid value for setting {_EXPORTER_KEY!r}: {value!r}. "
-            "'none' cannot be combined with another exporter."
-        )
-        raise ConfigurationError(msg)
-    return tuple(dict.fromkeys(names))
-
-
-def _endpoint(value: object, exporters: tuple[str, ...]) -> str | None:
-    if value is None or value == "":
-        return None
-    if "otlp" not in exporters:
-        msg = (
-            f"Invalid value for setting {_ENDPOINT_KEY!r}: {value!r}. It is only used by the "
-            f"otlp exporter; set {_EXPORTER_KEY!r} to otlp or remove it."
-        )
-        raise ConfigurationError(msg)
-    url = value.strip() if isinstance(value, str) else ""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        msg = (
-            f"Invalid value for setting {_ENDPOINT_KEY!r}: {value!r}. Expected an http:// or "
-            "https:// URL such as http://localhost:4318."
-        )
-        raise ConfigurationError(msg)
-    if parts.path in ("", "/"):
-        # Like OTEL_EXPORTER_OTLP_ENDPOINT: the base URL of the collector.
-        return f"{url.rstrip('/')}/{_TRACES_PATH}"
-    return url
-
-
-def _otlp_exporter(endpoint: str | None) -> SpanExporter:
+def _batch(exporter: SpanExporter, config: OtelConfig) -> BatchSpanProcessor:
+    # None: the SDK reads OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_MAX_EXPORT_BATCH_SIZE and
+    # OTEL_BSP_SCHEDULE_DELAY itself.
     try:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    except ImportError as exc:
+        return BatchSpanProcessor(
+            exporter,
+            max_queue_size=config.bsp_max_queue_size,
+            schedule_delay_millis=config.bsp_schedule_delay,
+            max_export_batch_size=config.bsp_max_export_batch_size,
+        )
+    except ValueError as exc:
         msg = (
-            f"Invalid value for setting {_EXPORTER_KEY!r}: 'otlp' needs the OTLP/HTTP exporter "
-            f"({exc}): pip install 'pyramid_tracing[otel]'."
+            "Invalid values for settings 'tracing.otel.bsp_max_queue_size' "
+            f"({config.bsp_max_queue_size!r}) and 'tracing.otel.bsp_max_export_batch_size' "
+            f"({config.bsp_max_export_batch_size!r}) or the OTEL_BSP_* variables: {exc}"
         )
         raise ConfigurationError(msg) from exc
-    # endpoint=None: the exporter reads the OTEL_EXPORTER_OTLP_* environment variables itself.
-    return OTLPSpanExporter(endpoint=endpoint)
+
+
+def _sampler(config: OtelConfig) -> Sampler | None:
+    if config.sampler is None:
+        return None  # the SDK reads OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG itself
+    name, ratio = config.sampler
+    if name == "always_on":
+        return ALWAYS_ON
+    if name == "always_off":
+        return ALWAYS_OFF
+    if name == "parentbased_always_on":
+        return ParentBased(ALWAYS_ON)
+    if name == "parentbased_always_off":
+        return ParentBased(ALWAYS_OFF)
+    assert ratio is not None
+    if name == "traceidratio":
+        return TraceIdRatioBased(ratio)
+    return ParentBasedTraceIdRatio(ratio)
+
+
+def _otlp_exporter(config: OtelConfig) -> ReportingExporter:
+    grpc = config.protocol == "grpc"
+    key = "tracing.otel.protocol" if grpc else _EXPORTER_KEY
+    what = "'grpc' needs the OTLP/gRPC exporter" if grpc else "'otlp' needs the OTLP/HTTP exporter"
+    extra = "otel-grpc" if grpc else "otel"
+    try:
+        if grpc:
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+                OTLPSpanExporter as GrpcExporter,
+            )
+
+            # endpoint=None etc.: the exporter reads the OTEL_EXPORTER_OTLP_* variables.
+            exporter: SpanExporter = GrpcExporter(
+                endpoint=config.endpoint,
+                headers=None if config.headers is None else dict(config.headers),
+                timeout=config.timeout,
+            )
+        else:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            exporter = OTLPSpanExporter(
+                endpoint=config.endpoint, headers=config.headers, timeout=config.timeout
+            )
+    except ImportError as exc:
+        msg = (
+            f"Invalid value for setting {key!r}: {what} ({exc}): "
+            f"pip install 'pyramid_tracing[{extra}]'."
+        )
+        raise ConfigurationError(msg) from exc
+    endpoint = config.endpoint or str(getattr(exporter, "_endpoint", "the default endpoint"))
+    return ReportingExporter(exporter, endpoint)
 
 
 class _KindProvider(otel_trace.TracerProvider):
