@@ -8,22 +8,17 @@ imports nothing from the package but the converters, and nothing from OpenTeleme
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Final
 from urllib.parse import unquote, urlsplit
 
 import attrs
-from pyramid.settings import aslist
+from pyramid.exceptions import ConfigurationError
 
-from ._parsing import as_bool, as_names, fail
+from ._parsing import as_bool, as_lower_names, fail
 
-__all__ = [
-    "EXPORTERS",
-    "OTEL_KEYS",
-    "PROTOCOLS",
-    "SAMPLERS",
-    "OtelConfig",
-]
+__all__ = ["DEFAULT_SHUTDOWN_TIMEOUT", "EXPORTERS", "OTEL_KEYS", "OtelConfig"]
 
 #: The values accepted by ``tracing.otel.exporter`` (several may be listed).
 EXPORTERS: Final = ("console", "memory", "none", "otlp")
@@ -148,11 +143,9 @@ def _service_name(value: object) -> str | None:
 def _exporters(value: object) -> tuple[str, ...]:
     key = _P + "exporter"
     allowed = ", ".join(EXPORTERS)
-    if isinstance(value, str):
-        names = tuple(name.lower() for name in aslist(value))
-    elif isinstance(value, list | tuple) and all(isinstance(name, str) for name in value):
-        names = tuple(name.strip().lower() for name in value)
-    else:
+    try:
+        names = as_lower_names(key, value)
+    except ConfigurationError:
         names = ()
     unknown = [name for name in names if name not in EXPORTERS]
     if not names or unknown:
@@ -201,27 +194,30 @@ def _endpoint(value: object, exporters: tuple[str, ...], protocol: str) -> str |
 
 
 def _pairs(key: str, value: object, *, secret: bool = False) -> dict[str, str] | None:
-    """``key=value`` items (values percent-decoded, as in ``OTEL_RESOURCE_ATTRIBUTES``)."""
+    """``key=value`` items separated by commas or newlines; values percent-decoded.
+
+    Unlike the name lists, whitespace does not separate items here: a header value such as
+    ``Bearer abc`` holds a space, and percent-encoding it would mean ``%%20`` in an INI file
+    (PasteDeploy interpolates ``%``). Percent-decoding keeps the OTEL_* variables' format.
+    """
     if _unset(value):
         return None
     shown = "<hidden>" if secret else value
     if isinstance(value, Mapping):
         items = [f"{name}={item}" for name, item in value.items()]
+    elif isinstance(value, str):
+        items = [item.strip() for item in re.split(r"[,\n]", value) if item.strip()]
     else:
-        try:
-            items = list(as_names(key, value))
-        except Exception:
-            raise fail(key, shown, "Expected key=value items.") from None
+        raise fail(key, shown, "Expected key=value items separated by commas or newlines.")
     pairs: dict[str, str] = {}
     for item in items:
         name, sep, raw = item.partition("=")
-        if not sep or not name.strip():
+        if not sep or not name.strip() or any(char.isspace() for char in name.strip()):
             where = "an item" if secret else repr(item)
             raise fail(
                 key,
                 shown,
-                f"{where} is not key=value. Separate items with commas, spaces or newlines, "
-                "and percent-encode spaces and commas in values (%20, %2C).",
+                f"{where} is not key=value. Separate items with commas or newlines.",
             )
         pairs[unquote(name.strip())] = unquote(raw.strip())
     return pairs

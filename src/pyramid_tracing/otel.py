@@ -31,8 +31,10 @@ from pyramid.exceptions import ConfigurationError
 from ._otel_config import EXPORTERS, OtelConfig
 
 try:
+    from opentelemetry import baggage as otel_baggage
     from opentelemetry import trace as otel_trace
     from opentelemetry.context import Context, get_value
+    from opentelemetry.propagate import get_global_textmap
     from opentelemetry.sdk.resources import SERVICE_NAME, Resource
     from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
     from opentelemetry.sdk.trace.export import (
@@ -56,6 +58,7 @@ try:
         ScopeShim,
         SpanContextShim,
         SpanShim,
+        TracerShim,
         create_tracer,
     )
     from opentelemetry.trace import Link, SpanKind, Status, StatusCode
@@ -164,6 +167,7 @@ def tracer_from_settings(**settings: Any) -> opentracing.Tracer:
     # current (it returns the last shim scope): replace it with one that follows OTel exactly.
     # The stubs of opentracing.Tracer do not declare the attribute its __init__ sets.
     tracer._scope_manager = _ScopeManager(tracer)  # type: ignore[attr-defined]
+    _propagate_baggage(tracer)
     _setups[tracer] = _Setup(provider, memory)
     return tracer
 
@@ -489,6 +493,85 @@ class _ScopeManager(ScopeManagerShim):
         # A native OpenTelemetry span, or a shim scope closed from another context.
         shim_span = SpanShim(self.tracer, SpanContextShim(context), span)
         return _BorrowedScope(self, shim_span)
+
+
+# -- baggage ------------------------------------------------------------------------------
+#
+# The shim keeps each span context's baggage to itself: a child starts with none, inject()
+# writes only the trace context and extract() reads only that. The three methods below, set
+# on the tracer object (its class stays the shim's own, which the hot path checks for), make
+# baggage behave as OpenTracing says: inherited by children, sent and received in the
+# W3C ``baggage`` header (or what OTEL_PROPAGATORS names).
+
+
+def _baggage_of(parent: object) -> Context | None:
+    if type(parent) is SpanShim:
+        parent = parent.context
+    if isinstance(parent, SpanContextShim):
+        bag: Context = parent.baggage
+        return bag if bag else None
+    return None
+
+
+def _propagate_baggage(tracer: TracerShim) -> None:
+    start_span = tracer.start_span
+    formats = tracer._supported_formats
+
+    def start_span_with_baggage(
+        operation_name: str | None = None,
+        child_of: Any = None,
+        references: Any = None,
+        tags: Attributes = None,
+        start_time: float | None = None,
+        ignore_active_span: bool = False,
+    ) -> SpanShim:
+        span = start_span(
+            operation_name, child_of, references, tags, start_time, ignore_active_span
+        )
+        parent = child_of
+        if parent is None and references:
+            parent = references[0].referenced_context
+        if parent is None and not ignore_active_span:
+            parent = tracer.active_span
+        bag = _baggage_of(parent)
+        if bag is not None:
+            context: Any = span.context
+            context._baggage = bag
+        return span
+
+    def inject(span_context: Any, format: object, carrier: object) -> None:
+        if format not in formats:
+            raise opentracing.UnsupportedFormatException
+        otel_context = span_context.unwrap() if span_context else None
+        parent: Any = (
+            otel_trace.NonRecordingSpan(otel_context)
+            if isinstance(otel_context, otel_trace.SpanContext)
+            else otel_context
+        )
+        context = otel_trace.set_span_in_context(parent)
+        bag = _baggage_of(span_context)
+        if bag is not None:
+            for key, value in otel_baggage.get_all(bag).items():
+                context = otel_baggage.set_baggage(key, value, context)
+        get_global_textmap().inject(carrier, context=context)
+
+    def extract(format: object, carrier: object) -> SpanContextShim:
+        if format not in formats:
+            raise opentracing.UnsupportedFormatException
+        context = get_global_textmap().extract(carrier)
+        extracted = SpanContextShim(otel_trace.get_current_span(context).get_span_context())
+        entries = otel_baggage.get_all(context)
+        if entries:
+            bag = Context()
+            for key, value in entries.items():
+                bag = otel_baggage.set_baggage(key, value, bag)
+            extracted._baggage = bag
+        return extracted
+
+    # Instance attributes: type(tracer) stays TracerShim for the hot path's exact checks.
+    tracer.start_span = start_span_with_baggage  # type: ignore[method-assign]
+    tracer.inject = inject  # type: ignore[method-assign]
+    tracer.extract = extract  # type: ignore[method-assign]
 
 
 def _unwrap(span: opentracing.Span) -> object:

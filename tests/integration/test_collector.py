@@ -140,6 +140,7 @@ def test_the_log_parser_reads_rotel_output() -> None:
         {
             "service": "svc",
             "attributes": {"a": "Int(1)"},
+            "resource": {"service.name": "Str(svc)"},
             "Trace ID": "ab",
             "Parent ID": "",
             "ID": "cd",

@@ -14,6 +14,7 @@ from opentracing.mocktracer import MockTracer
 from pyramid.exceptions import ConfigurationError
 
 from pyramid_tracing import ScopeManager, Tracing, TracingSettings
+from pyramid_tracing._otel_config import OTEL_KEYS
 from pyramid_tracing._settings import DEFAULT_SENSITIVE_HEADERS, DEFAULT_SENSITIVE_QUERY_PARAMS
 
 HERE = __name__
@@ -26,7 +27,7 @@ KNOWN = (
     "tracing.sensitive_query_params, tracing.start_span_hook, tracing.trace_all, "
     "tracing.traced_attributes, tracing.tracer"
 )
-KNOWN_OTEL = "tracing.otel.endpoint, tracing.otel.exporter, tracing.otel.service_name"
+KNOWN_OTEL = ", ".join(sorted(OTEL_KEYS))
 
 # The tracer the module-level factories return, and the keyword arguments they got.
 FACTORY_TRACER = MockTracer(scope_manager=ScopeManager())
