@@ -168,6 +168,8 @@ def tracer_from_settings(**settings: Any) -> opentracing.Tracer:
     # The stubs of opentracing.Tracer do not declare the attribute its __init__ sets.
     tracer._scope_manager = _ScopeManager(tracer)  # type: ignore[attr-defined]
     _propagate_baggage(tracer)
+    # tracing.semconv defaults to OpenTelemetry's conventions for this tracer (_settings.py).
+    tracer._pyramid_tracing_otel = True  # type: ignore[attr-defined]
     _setups[tracer] = _Setup(provider, memory)
     return tracer
 
@@ -322,8 +324,12 @@ class _KindTracer(otel_trace.Tracer):
         set_status_on_exception: bool = True,
     ) -> otel_trace.Span:
         """Start a span; an INTERNAL one gets the kind that its ``span.kind`` tag names."""
-        if kind is SpanKind.INTERNAL and attributes:
-            kind = _KINDS.get(attributes.get("span.kind"), kind)
+        if attributes:
+            if kind is SpanKind.INTERNAL:
+                kind = _KINDS.get(attributes.get("span.kind"), kind)
+            if "http.request.method" in attributes and "http.method" not in attributes:
+                # tracing.semconv = stable: span.kind only carried the kind to this point.
+                attributes = {k: v for k, v in attributes.items() if k != "span.kind"}
         span = self._tracer.start_span(
             name,
             context,

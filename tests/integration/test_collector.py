@@ -70,6 +70,7 @@ def write_ini(path: Path, endpoint: str) -> Path:
         "tracing.otel.exporter = otlp\n"
         f"tracing.otel.endpoint = {endpoint}\n"
         "tracing.capture_request_headers = user-agent\n"
+        "tracing.semconv = opentracing\n"
     )
     return path
 

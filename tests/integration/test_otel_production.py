@@ -33,12 +33,12 @@ def collector(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 def received(log: Path, count: int, timeout: float = 10.0) -> list[str]:
-    """The URLs of the server spans rotel logged, once ``count`` arrived or at the deadline."""
+    """The paths of the server spans rotel logged, once ``count`` arrived or at the deadline."""
     deadline = time.monotonic() + timeout
     urls: list[str] = []
     while time.monotonic() < deadline:
         spans = parse_spans(log.read_text(errors="replace"))
-        urls = sorted(span["attributes"].get("http.url", "") for span in spans)
+        urls = sorted(span["attributes"].get("url.path", "") for span in spans)
         if len(urls) >= count:
             break
         time.sleep(0.05)
@@ -50,7 +50,7 @@ def send_requests(port: int) -> list[str]:
     for number in range(REQUESTS):
         url = f"http://127.0.0.1:{port}/orders/{number}"
         assert requests.get(url, timeout=5).text == f"order {number}"
-        urls.append(f"Str({url})")
+        urls.append(f"Str(/orders/{number})")
     return sorted(urls)
 
 

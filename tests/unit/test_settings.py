@@ -23,7 +23,7 @@ KNOWN = (
     "tracing.capture_request_headers, tracing.capture_response_headers, "
     "tracing.exclude_paths, tracing.exclude_routes, tracing.finish_span_hook, "
     "tracing.instrument, tracing.max_tag_length, tracing.operation_name, "
-    "tracing.response_trace_headers, tracing.sensitive_headers, "
+    "tracing.response_trace_headers, tracing.semconv, tracing.sensitive_headers, "
     "tracing.sensitive_query_params, tracing.start_span_hook, tracing.trace_all, "
     "tracing.traced_attributes, tracing.tracer"
 )
