@@ -101,6 +101,14 @@ class ReportingExporter(SpanExporter):
         self.exporting = False
         self._lock = threading.Lock()
         _reporters.add(self)
+        if hasattr(os, "register_at_fork"):
+            # A lock held by another thread at fork() would stay held in the child for ever.
+            reinit = weakref.WeakMethod(self._after_fork)
+            os.register_at_fork(after_in_child=lambda: (method := reinit()) and method())
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
+        self.exporting = False
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Export a batch; a failure is counted, and reported when it is the first in a row."""

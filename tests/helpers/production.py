@@ -37,6 +37,13 @@ def main(global_config: dict[str, str], **settings: str) -> Any:
         return config.make_wsgi_app()
 
 
+def make_app() -> Any:
+    """For ``waitress-serve --call``: the app of the INI file named by ``PRODUCTION_INI``."""
+    from pyramid.paster import get_app
+
+    return get_app(os.environ["PRODUCTION_INI"], "main")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -82,12 +89,16 @@ def wait_for_port(process: subprocess.Popen[bytes], port: int, log: Path) -> Non
 
 @contextmanager
 def running(
-    command: list[str], port: int, log: Path, cwd: Path
+    command: list[str], port: int, log: Path, cwd: Path, **env: str
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start ``command``, wait for ``port``; kill it by PID on every path."""
     with log.open("wb") as output:
         process = subprocess.Popen(
-            command, stdout=output, stderr=subprocess.STDOUT, cwd=cwd, env=environment()
+            command,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            env={**environment(), **env},
         )
     try:
         wait_for_port(process, port, log)

@@ -77,6 +77,28 @@ def test_sigterm_under_pserve_exports_every_finished_span(
     assert elapsed < 3, elapsed
 
 
+def test_sigterm_under_waitress_serve_exports_every_finished_span(
+    collector: tuple[str, Path], tmp_path: Path
+) -> None:
+    """waitress-serve --call (an app factory loading the INI file) flushes on SIGTERM too."""
+    endpoint, log = collector
+    port = free_port()
+    ini = write_ini(tmp_path / "app.ini", port, endpoint=endpoint, bsp_schedule_delay="60000")
+    command = [
+        str(BIN / "waitress-serve"),
+        f"--listen=127.0.0.1:{port}",
+        "--call",
+        "tests.helpers.production:make_app",
+    ]
+    output = tmp_path / "waitress.log"
+    with running(command, port, output, tmp_path, PRODUCTION_INI=str(ini)) as app:
+        expected = send_requests(port)
+        code, elapsed = stop(app)
+    assert code == -signal.SIGTERM, output.read_text()
+    assert received(log, REQUESTS) == expected
+    assert elapsed < 3, elapsed
+
+
 def test_sigterm_flush_can_be_turned_off(collector: tuple[str, Path], tmp_path: Path) -> None:
     """With tracing.otel.flush_on_sigterm = false, SIGTERM kills pserve as before: no span."""
     endpoint, log = collector
@@ -128,23 +150,42 @@ def test_sigterm_under_gunicorn_exports_every_finished_span(
 
 
 DEAD_COLLECTOR_SCRIPT = """
-import sys, time
+import logging, sys, time
 from pyramid.paster import get_app
 from webtest import TestApp
+# What a test runner does: a handler on a stream that is closed before the process exits.
+stream = open(sys.argv[2], "w")
+logging.getLogger().addHandler(logging.StreamHandler(stream))
 app = TestApp(get_app(sys.argv[1], "main"))
 for number in range(50):
     app.get(f"/orders/{number}")
 print("requests-done", flush=True)
+time.sleep(0.5)  # the worker fails a first batch and starts retrying: the worst case at exit
+if sys.argv[3] == "close":
+    stream.close()
+print("ready-to-exit", flush=True)
 """
 
 
-def test_exit_with_a_dead_collector_is_quick_and_warns_once(tmp_path: Path) -> None:
-    """With nothing listening, exit takes under 3 s, with one warning and one loss report."""
+@pytest.mark.parametrize("stream", ["open", "close"])
+def test_exit_with_a_dead_collector_is_quick_and_warns_once(tmp_path: Path, stream: str) -> None:
+    """With nothing listening, exit takes under 3 s, with one warning and one loss report.
+
+    When the log stream was closed before the exit (as test runners do), the report is
+    dropped without a ``--- Logging error ---`` block.
+    """
     dead = f"http://127.0.0.1:{free_port()}"
     # A short batch delay: the export fails while the process still runs, then at exit.
     ini = write_ini(tmp_path / "app.ini", free_port(), endpoint=dead, bsp_schedule_delay="50")
     process = subprocess.Popen(
-        [sys.executable, "-c", DEAD_COLLECTOR_SCRIPT, str(ini)],
+        [
+            sys.executable,
+            "-c",
+            DEAD_COLLECTOR_SCRIPT,
+            str(ini),
+            str(tmp_path / "captured.log"),
+            stream,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=environment(),
@@ -153,8 +194,7 @@ def test_exit_with_a_dead_collector_is_quick_and_warns_once(tmp_path: Path) -> N
     )
     assert process.stdout is not None
     assert process.stdout.readline().strip() == "requests-done"
-    # Give the worker time to fail a first batch and start retrying (the worst case at exit).
-    time.sleep(0.5)
+    assert process.stdout.readline().strip() == "ready-to-exit"
     started = time.monotonic()
     process.stdout.close()
     stderr = process.stderr.read() if process.stderr else ""
@@ -162,10 +202,13 @@ def test_exit_with_a_dead_collector_is_quick_and_warns_once(tmp_path: Path) -> N
     elapsed = time.monotonic() - started
     assert code == 0, stderr
     assert elapsed <= 3.0, (elapsed, stderr)
-    warnings = [line for line in stderr.splitlines() if line.strip()]
-    assert warnings == [
+    assert stderr == ""  # no "--- Logging error ---", no SDK retry line
+    warnings = (tmp_path / "captured.log").read_text().splitlines()
+    expected = [
         f"pyramid_tracing: cannot export spans to the collector at {dead}/v1/traces; spans "
         "are dropped until it is reachable (no further warning until then)",
         f"pyramid_tracing: 50 span(s) were not exported to {dead}/v1/traces (the collector "
         "was unreachable or too slow at exit)",
-    ], stderr
+    ]
+    # With the stream closed, only the warning written before it was closed is there.
+    assert warnings == (expected if stream == "open" else expected[:1])
