@@ -58,13 +58,18 @@ SAMPLED_REQUESTS = 2000
 
 
 def test_traceidratio_samples_its_ratio_of_requests(tmp_path: Path) -> None:
-    """sampler = traceidratio, sampler_arg = 0.25: about a quarter of 2,000 requests record."""
-    app, tracer = load(tmp_path, exporter="memory", sampler="traceidratio", sampler_arg="0.25")
-    client = TestApp(app)
-    for number in range(SAMPLED_REQUESTS):
-        client.get(f"/orders/{number}")
-    recorded = len(finished(tracer))
-    # Binomial(2000, 0.25): mean 500, standard deviation 19.4; five deviations either side.
+    """sampler = traceidratio, sampler_arg = 0.25: rotel gets about a quarter of 2,000."""
+    with run_collector_urls(tmp_path) as (http_url, _, log):
+        app, tracer = load(tmp_path, endpoint=http_url, sampler="traceidratio", sampler_arg="0.25")
+        client = TestApp(app)
+        for number in range(SAMPLED_REQUESTS):
+            client.get(f"/orders/{number}")
+        assert otel.tracer_provider(tracer).force_flush(timeout_millis=10_000)
+        # Binomial(2000, 0.25): mean 500, standard deviation 19.4; five deviations each side.
+        spans = collected(log, 403)
+        time.sleep(0.2)  # anything late would show up now
+        recorded = len(parse_spans(log.read_text(errors="replace")))
+    assert len(spans) >= 403
     assert 403 <= recorded <= 597, recorded
 
 
@@ -267,15 +272,21 @@ def test_resource_attributes_reach_the_collector_over_each_protocol(
 # -- OTLP headers, as a loopback receiver sees them -----------------------------------------
 
 
+# Seconds the receiver waits before it answers (the timeout test sets it).
+delay: list[float] = [0.0]
+
+
 @pytest.fixture
 def receiver() -> Iterator[tuple[str, list[dict[str, str]]]]:
     """An HTTP server on 127.0.0.1 that answers 200 and records each request's headers."""
     seen: list[dict[str, str]] = []
+    delay[0] = 0.0
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
             seen.append({name.lower(): value for name, value in self.headers.items()})
+            time.sleep(delay[0])
             self.send_response(200)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -315,3 +326,18 @@ def test_otlp_headers_are_sent_and_never_recorded(
     (span,) = finished(tracer)
     assert "s3cret" not in repr(dict(span.attributes or {}))
     assert "s3cret" not in repr(OtelConfig.from_settings({"tracing.otel.headers": "a=s3cret"}))
+
+
+def test_the_export_timeout_bounds_a_slow_collector(
+    tmp_path: Path, receiver: tuple[str, list[dict[str, str]]]
+) -> None:
+    """tracing.otel.timeout = 0.5: an export to a collector that answers in 3 s gives up."""
+    url, seen = receiver
+    delay[0] = 3.0
+    app, tracer = load(tmp_path, endpoint=url, timeout="0.5")
+    TestApp(app).get("/orders/1")
+    started = time.monotonic()
+    otel.tracer_provider(tracer).force_flush(timeout_millis=10_000)
+    elapsed = time.monotonic() - started
+    assert seen, "the export reached the receiver"
+    assert elapsed < 2.0, elapsed
