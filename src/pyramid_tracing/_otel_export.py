@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 import threading
+import time
 import weakref
 from collections.abc import Callable, Sequence
 from types import FrameType
@@ -46,8 +47,9 @@ _NOISY_STARTS: Final = (
 )
 # Seconds waited after aborting the exporter for the export thread to give up.
 _ABORT_GRACE: Final = 0.5
-# Seconds SIGTERM waits for each provider's (itself bounded) shutdown.
-_SIGTERM_WAIT: Final = 30.0
+# Seconds SIGTERM waits beyond the longest shutdown timeout (e.g. for a lock that the code it
+# interrupted holds) before the process dies of the signal anyway.
+_SIGTERM_MARGIN: Final = 1.0
 
 
 class _Quiet(logging.Filter):
@@ -232,12 +234,16 @@ def _report_at_exit(dropped: int, reporters: Sequence[ReportingExporter]) -> Non
 
 # -- at exit, and on SIGTERM -----------------------------------------------------------------
 
-_shutdowns: list[Callable[[], object]] = []
+# (shutdown, its time budget in seconds), for SIGTERM.
+_shutdowns: list[tuple[Callable[[], object], float]] = []
 _sigterm_lock = threading.Lock()
 
 
-def register_exit(shutdown: Callable[[], object]) -> Callable[[], object]:
-    """Run ``shutdown`` at exit (and on SIGTERM when installed); once, whichever comes first."""
+def register_exit(shutdown: Callable[[], object], budget: float) -> Callable[[], object]:
+    """Run ``shutdown`` at exit (and on SIGTERM when installed); once, whichever comes first.
+
+    ``budget`` is how long it may take, in seconds (it bounds itself; SIGTERM waits no longer).
+    """
     ran = threading.Event()
 
     def once() -> object:
@@ -247,21 +253,27 @@ def register_exit(shutdown: Callable[[], object]) -> Callable[[], object]:
         return shutdown()
 
     atexit.register(once)
-    _shutdowns.append(once)
+    _shutdowns.append((once, budget + _ABORT_GRACE))
     return once
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     try:
         # Side by side: each shutdown is bounded, and so is the wait for all of them.
+        registered = list(_shutdowns)
         threads = [
             threading.Thread(target=shutdown, name="pyramid-tracing-sigterm", daemon=True)
-            for shutdown in list(_shutdowns)
+            for shutdown, _ in registered
         ]
         for thread in threads:
             thread.start()
+        deadline = (
+            time.monotonic()
+            + max((budget for _, budget in registered), default=0.0)
+            + _SIGTERM_MARGIN
+        )
         for thread in threads:
-            thread.join(_SIGTERM_WAIT)
+            thread.join(max(deadline - time.monotonic(), 0.0))
     finally:
         # Then what SIGTERM did before: the process dies of the signal.
         signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -155,7 +155,10 @@ def tracer_from_settings(**settings: Any) -> opentracing.Tracer:
     provider = TracerProvider(resource=resource, sampler=_sampler(config), shutdown_on_exit=False)
     for processor in processors:
         provider.add_span_processor(processor)
-    register_exit(partial(shutdown_bounded, provider, tuple(reporters), config.shutdown_timeout))
+    register_exit(
+        partial(shutdown_bounded, provider, tuple(reporters), config.shutdown_timeout),
+        config.shutdown_timeout,
+    )
     if config.flush_on_sigterm:
         flush_on_sigterm()
     if isinstance(otel_trace.get_tracer_provider(), otel_trace.ProxyTracerProvider):
