@@ -27,6 +27,7 @@ LOWEST = {
     "requests": "2.28",
     "httpx": "0.24",
     "sqlalchemy": "1.4.54",
+    "opentelemetry-exporter-otlp-proto-grpc": "1.20",
 }
 # Not a bound of ours: pyramid 2.0 imports pkg_resources but does not bound setuptools, whose
 # releases from 82 on no longer ship pkg_resources (pyramid 2.1 requires setuptools<82 itself).

@@ -16,6 +16,8 @@ from opentracing.ext import tags as ext_tags
 
 from ._child_spans import default_tracing, resolve_tracer
 from ._failures import failures
+from ._semconv import KNOWN_METHODS as _KNOWN
+from ._semconv import OPENTRACING, STABLE, client_start, fail_with_status, record_error
 from ._state import current_tracing
 from ._tracing import Tracing
 
@@ -90,11 +92,21 @@ class Outbound:
             tracing = self._tracing_for_policy()
             tracer = resolve_tracer(self._tracing)
             method = method.upper()
+            semconv = tracing.settings.semconv
             tags = dict(self._base_tags)
-            tags[ext_tags.HTTP_METHOD] = method
-            tags[ext_tags.HTTP_URL] = tracing.policy.url(url)
-            _peer_tags(tags, url)
-            span = tracer.start_span(f"HTTP {method}", tags=tags)
+            if semconv != STABLE:
+                tags[ext_tags.HTTP_METHOD] = method
+                tags[ext_tags.HTTP_URL] = tracing.policy.url(url)
+                _peer_tags(tags, url)
+            if semconv == OPENTRACING:
+                name = f"HTTP {method}"
+            else:
+                tags.update(client_start(tracing.policy, method, url))
+                if semconv == STABLE:
+                    del tags[ext_tags.COMPONENT]  # span.kind stays: it sets the span's kind
+                # The conventions' client span name: the method alone (no route is known).
+                name = method if method in _KNOWN else "HTTP"
+            span = tracer.start_span(name, tags=tags)
         except Exception as exc:
             failures.report("starting an outbound HTTP client span", exc)
             return None
@@ -108,7 +120,7 @@ class Outbound:
         else:
             # Tracers may write non-string values; HTTP clients reject those as header values.
             headers = {str(name): str(value) for name, value in headers.items()}
-        return ClientSpan(span, tracing, headers)
+        return ClientSpan(span, tracing, headers, semconv)
 
 
 def _peer_tags(tags: dict[str, object], url: str) -> None:
@@ -129,22 +141,32 @@ def _peer_tags(tags: dict[str, object], url: str) -> None:
 class ClientSpan:
     """The span of one outbound request and the trace headers to send with it."""
 
-    __slots__ = ("_tracing", "headers", "span")
+    __slots__ = ("_semconv", "_tracing", "headers", "span")
 
-    def __init__(self, span: Span, tracing: Tracing, headers: dict[str, str]) -> None:
+    def __init__(
+        self, span: Span, tracing: Tracing, headers: dict[str, str], semconv: str = OPENTRACING
+    ) -> None:
         #: The client span (started, not active).
         self.span = span
         #: The headers the tracer injected; the integration adds them to a copy of its own.
         self.headers = headers
         self._tracing = tracing
+        self._semconv = semconv
 
     def finish(self, status_code: int) -> None:
-        """Tag the response status (``error=true`` for a 5xx) and finish the span."""
+        """Tag the response status (an error for a 5xx, or a 4xx in the stable conventions)."""
         span = self.span
+        semconv = self._semconv
         try:
-            span.set_tag(ext_tags.HTTP_STATUS_CODE, status_code)
-            if status_code >= 500:
-                span.set_tag(ext_tags.ERROR, True)
+            if semconv != STABLE:
+                span.set_tag(ext_tags.HTTP_STATUS_CODE, status_code)
+                if status_code >= 500:
+                    span.set_tag(ext_tags.ERROR, True)
+            if semconv != OPENTRACING:
+                span.set_tag("http.response.status_code", status_code)
+                # For a client, the conventions count a 4xx as an error too.
+                if status_code >= 400:
+                    fail_with_status(span, status_code)
         except Exception as exc:
             failures.report("tagging an outbound HTTP client span", exc)
         self._finish()
@@ -152,7 +174,10 @@ class ClientSpan:
     def fail(self, exception: BaseException) -> None:
         """Tag ``exception`` (``error=true`` and the error log fields) and finish the span."""
         try:
-            self._tracing.tag_error(self.span, exception)
+            if self._semconv != STABLE:
+                self._tracing.tag_error(self.span, exception)
+            if self._semconv != OPENTRACING:
+                record_error(self.span, exception, self._tracing.policy)
         except Exception as exc:
             failures.report("tagging an outbound HTTP client span with its error", exc)
         self._finish()

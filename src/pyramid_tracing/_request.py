@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
-from typing import TYPE_CHECKING, TypeVar, cast
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import opentracing
 from opentracing import Format
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 __all__ = ["PerRequest", "RequestTracing", "request_tracing"]
 
 H = TypeVar("H", bound=MutableMapping[str, str])
+
+_NO_BAGGAGE: Mapping[str, str] = MappingProxyType({})
 
 # OpenTracing's base Tracer does nothing: its scopes are what a failed start returns.
 _NOOP_TRACER = opentracing.Tracer()
@@ -70,6 +73,35 @@ class RequestTracing(RequestState):
         """This request's server span; ``None`` when the request is not traced."""
         scope = self._scope
         return None if scope is None else scope.span
+
+    @property
+    def baggage(self) -> Mapping[str, str]:
+        """The baggage of this request's span, read-only: what the caller sent, and since.
+
+        With the OpenTelemetry tracer of :mod:`pyramid_tracing.otel` the caller's W3C
+        ``baggage`` header (or what ``OTEL_PROPAGATORS`` names) is read; other tracers carry
+        baggage in their own headers. Items set with ``span.set_baggage_item(key, value)``
+        are added, and are sent on to the next service by the outbound helpers. Empty when
+        the request is not traced.
+
+        .. versionadded:: 0.1.0
+        """
+        span = self.span
+        if span is None:
+            return _NO_BAGGAGE
+        try:
+            bag: object = span.context.baggage
+            if type(bag).__module__ == "opentelemetry.context.context":
+                # The OpenTelemetry shim keeps baggage in an OpenTelemetry Context.
+                from opentelemetry.baggage import get_all
+
+                bag = get_all(cast("Any", bag))
+            if not isinstance(bag, Mapping) or not bag:
+                return _NO_BAGGAGE
+            return MappingProxyType({str(key): str(value) for key, value in bag.items()})
+        except Exception as exc:
+            failures.report("reading the baggage of the request's span", exc)
+            return _NO_BAGGAGE
 
     @property
     def session(self) -> requests.Session:

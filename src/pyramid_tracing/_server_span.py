@@ -15,6 +15,7 @@ the global-tracer case looks the tracer up per request.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
@@ -90,6 +91,8 @@ class ServerSpans:
         self._finish_hook = settings.finish_span_hook
         self._no_hooks = start_hook is None and self._finish_hook is None
         self._trace_headers = settings.response_trace_headers
+        # The tag vocabulary (issue 12); interned, so that the tag builders compare with `is`.
+        self._semconv = sys.intern(settings.semconv)
         self._request_headers = header_tags(
             "http.request.header.", settings.capture_request_headers
         )
@@ -208,7 +211,7 @@ class ServerSpans:
                     tracer,
                     name,
                     parent,
-                    start_tags(self.policy, request, name, self._request_headers),
+                    start_tags(self.policy, request, name, self._request_headers, self._semconv),
                 )
         except Exception as exc:
             failures.report("starting the server span", exc)
@@ -241,7 +244,7 @@ class ServerSpans:
         if (may_carry is None or may_carry(request.environ)) and not starter.nests():
             parent = self._extract(caps.tracer, request, caps.is_empty)
         name = request.method
-        tags = start_tags(self.policy, request, name, self._request_headers)
+        tags = start_tags(self.policy, request, name, self._request_headers, self._semconv)
         scope = _under_parent_or_root(lambda parent: starter(name, parent, tags), parent)
         # None: a parent of a kind the starter does not handle; the tracer's own path does.
         return self._start_active(caps.tracer, name, parent, tags) if scope is None else scope
@@ -336,6 +339,7 @@ class ServerSpans:
                     escaped,
                     None if caps is None else caps.batch_span_type,
                     self._response_headers,
+                    self._semconv,
                 )
             except Exception as exc:
                 failures.report("tagging the server span", exc)

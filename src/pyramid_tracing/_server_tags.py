@@ -8,6 +8,7 @@ from opentracing import Span
 from opentracing.ext import tags as ext_tags
 from pyramid.httpexceptions import HTTPException
 
+from ._semconv import BOTH, OPENTRACING, STABLE, fail_with_status, record_error, server_start
 from ._tags import TagPolicy
 from ._urls import url_tag
 from .typing import Request, Response
@@ -28,14 +29,26 @@ def start_tags(
     request: Request,
     method: str,
     request_headers: tuple[tuple[str, str], ...],
+    semconv: str = OPENTRACING,
 ) -> dict[str, object]:
-    """The tags known before routing: component, kind, method, URL, captured headers."""
-    tags: dict[str, object] = {
-        **_SERVER_TAGS,
-        # The method is the client's to choose (any token, any length): cut it like the rest.
-        ext_tags.HTTP_METHOD: policy.truncate(method),
-        ext_tags.HTTP_URL: url_tag(policy, request),
-    }
+    """The tags known before routing: component, kind, method, URL, captured headers.
+
+    With ``semconv`` ``stable`` they are OpenTelemetry's instead (see :mod:`._semconv`);
+    ``both`` gives both sets.
+    """
+    if semconv is STABLE:
+        # span.kind for OpenTracing tracers; the OpenTelemetry one drops it (otel.py).
+        tags: dict[str, object] = {ext_tags.SPAN_KIND: ext_tags.SPAN_KIND_RPC_SERVER}
+        tags.update(server_start(policy, request, method))
+    else:
+        tags = {
+            **_SERVER_TAGS,
+            # The method is the client's to choose (any token, any length): cut it too.
+            ext_tags.HTTP_METHOD: policy.truncate(method),
+            ext_tags.HTTP_URL: url_tag(policy, request),
+        }
+        if semconv is BOTH:
+            tags.update(server_start(policy, request, method))
     if request_headers:
         headers = request.headers
         for name, tag in request_headers:
@@ -54,8 +67,14 @@ def tag_result(
     escaped: bool,
     batch_type: type | None,
     response_headers: tuple[tuple[str, str], ...],
+    semconv: str = OPENTRACING,
 ) -> None:
     """Tag the route, the status, the error and the captured response headers."""
+    if semconv is not OPENTRACING:
+        _tag_result_stable(
+            tracing, span, request, response, exception, escaped, response_headers, semconv
+        )
+        return
     route = getattr(request, "matched_route", None)
     status: int | None = None
     if exception is not None:
@@ -105,6 +124,61 @@ def tag_result(
                 span.set_tag(ext_tags.ERROR, True)
         if response_headers:
             _tag_response_headers(span, response, tracing.policy, response_headers)
+
+
+def _status(
+    request: Request,
+    response: Response | None,
+    exception: BaseException | None,
+    escaped: bool,
+) -> int | None:
+    if exception is not None:
+        if isinstance(exception, HTTPException):
+            return int(exception.code)
+        return 500 if escaped else None
+    if response is None:
+        return None
+    status = getattr(response, "status_code", None)
+    # Not a WebOb response (a test double): the one Pyramid would send.
+    return request.response.status_code if status is None else status  # type: ignore[no-any-return]
+
+
+def _tag_result_stable(
+    tracing: Tracing,
+    span: Span,
+    request: Request,
+    response: Response | None,
+    exception: BaseException | None,
+    escaped: bool,
+    response_headers: tuple[tuple[str, str], ...],
+    semconv: str,
+) -> None:
+    """:func:`tag_result` in OpenTelemetry's vocabulary (and OpenTracing's with ``both``)."""
+    both = semconv is BOTH
+    route = getattr(request, "matched_route", None)
+    status = _status(request, response, exception, escaped)
+    if route is not None:
+        if both:
+            span.set_tag("pyramid.route", route.name)
+        pattern = getattr(route, "pattern", None)
+        if pattern is not None:
+            span.set_tag("http.route", pattern)
+    if status is not None:
+        span.set_tag("http.response.status_code", status)
+        if both:
+            span.set_tag(ext_tags.HTTP_STATUS_CODE, status)
+    failed = exception
+    if failed is None and status is not None and status >= 500:
+        handled = getattr(request, "exception", None)
+        failed = handled if isinstance(handled, BaseException) else None
+        if failed is None:
+            fail_with_status(span, status)
+    if failed is not None and (status is None or status >= 500):
+        if both:
+            tracing.tag_error(span, failed)
+        record_error(span, failed, tracing.policy)
+    if exception is None and response is not None and response_headers:
+        _tag_response_headers(span, response, tracing.policy, response_headers)
 
 
 def _tag_response_headers(

@@ -12,6 +12,7 @@ import attrs
 import opentracing
 from pyramid.exceptions import ConfigurationError
 
+from ._otel_config import OTEL_KEYS
 from ._parsing import (
     as_attribute_names,
     as_bool,
@@ -41,10 +42,6 @@ __all__ = [
 PREFIX: Final = "tracing."
 OTEL_PREFIX: Final = "tracing.otel."
 
-#: The keys read by :func:`pyramid_tracing.otel.tracer_from_settings`.
-OTEL_KEYS: Final = frozenset(
-    {"tracing.otel.service_name", "tracing.otel.exporter", "tracing.otel.endpoint"}
-)
 
 #: Header names whose values are never recorded: credentials (HTTP, proxies, API gateways,
 #: OAuth and cloud providers), session cookies, and the CSRF tokens of Pyramid and others.
@@ -113,7 +110,18 @@ INSTRUMENT_CHOICES: Final = ("render", "sqlalchemy", "transaction")
 #: What ``tracing.response_trace_headers`` may list.
 TRACE_HEADER_CHOICES: Final = ("server-timing", "traceresponse")
 
+#: What ``tracing.semconv`` accepts (see :mod:`pyramid_tracing._semconv`).
+SEMCONV_CHOICES: Final = ("opentracing", "stable", "both")
+
 _as_instrument = as_choices(INSTRUMENT_CHOICES)
+
+
+def _as_semconv(key: str, value: object) -> str:
+    if isinstance(value, str) and value.strip().lower() in SEMCONV_CHOICES:
+        return value.strip().lower()
+    raise fail(key, value, f"Expected one of {', '.join(SEMCONV_CHOICES)}.")
+
+
 _as_trace_headers = as_choices(TRACE_HEADER_CHOICES)
 
 
@@ -191,6 +199,8 @@ class TracingSettings:
     instrument: tuple[str, ...] = ("render", "transaction")
     #: Response headers that give the caller the trace: ``traceresponse``, ``server-timing``.
     response_trace_headers: tuple[str, ...] = ()
+    #: The tag vocabulary of server and client spans: ``opentracing``, ``stable``, ``both``.
+    semconv: str = "opentracing"
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, object]) -> TracingSettings:
@@ -223,7 +233,13 @@ class TracingSettings:
                 if key in settings:
                     values[name] = convert(key, settings[key])
                     break
-        values["tracer"] = _tracer_from_settings(settings)
+        values["tracer"] = tracer = _tracer_from_settings(settings)
+        if "semconv" not in values:
+            # OpenTelemetry backends read its conventions: the default for its tracer.
+            otel = getattr(tracer, "_pyramid_tracing_otel", False) is True
+            values["semconv"] = "stable" if otel else "opentracing"
+        if values["semconv"] != "opentracing" and "operation_name" not in values:
+            values["operation_name"] = "method_route"  # the conventions' {method} {route}
         return cls(**values)  # type: ignore[arg-type]  # values are checked one by one above
 
 
@@ -243,6 +259,7 @@ _CONVERTERS: Final[dict[str, tuple[Callable[[str, object], object], tuple[str, .
     "max_tag_length": (as_positive_int, ()),
     "instrument": (_as_instrument, ()),
     "response_trace_headers": (_as_trace_headers, ()),
+    "semconv": (_as_semconv, ()),
 }
 
 

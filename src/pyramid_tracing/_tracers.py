@@ -332,6 +332,11 @@ def server_span_starter(tracer: object) -> ServerSpanStarter | None:
                 operation_name, context=context, kind=server, attributes=tags
             )
             shim_span = SpanShim(tracer, SpanContextShim(span.get_span_context()), span)
+            # The caller's baggage (issue 12): inherited, as the tracer's start_span does.
+            if parent is not None:
+                source: Any = parent if isinstance(parent, SpanContextShim) else parent.context
+                shim_context: Any = shim_span.context
+                shim_context._baggage = source.baggage
             return ServerScope(shim_span, span)
 
     return Starter()

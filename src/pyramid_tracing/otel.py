@@ -24,17 +24,20 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
+from functools import partial
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import attrs
 import opentracing
 from pyramid.exceptions import ConfigurationError
-from pyramid.settings import aslist
+
+from ._otel_config import EXPORTERS, OtelConfig
 
 try:
+    from opentelemetry import baggage as otel_baggage
     from opentelemetry import trace as otel_trace
     from opentelemetry.context import Context, get_value
+    from opentelemetry.propagate import get_global_textmap
     from opentelemetry.sdk.resources import SERVICE_NAME, Resource
     from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
     from opentelemetry.sdk.trace.export import (
@@ -44,12 +47,21 @@ try:
         SpanExporter,
     )
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.sdk.trace.sampling import (
+        ALWAYS_OFF,
+        ALWAYS_ON,
+        ParentBased,
+        ParentBasedTraceIdRatio,
+        Sampler,
+        TraceIdRatioBased,
+    )
     from opentelemetry.shim.opentracing_shim import (
         _SHIM_KEY,
         ScopeManagerShim,
         ScopeShim,
         SpanContextShim,
         SpanShim,
+        TracerShim,
         create_tracer,
     )
     from opentelemetry.trace import Link, SpanKind, Status, StatusCode
@@ -65,6 +77,7 @@ try:
     from opentelemetry.util._decorator import _agnosticcontextmanager
 except ImportError:  # pragma: no cover - older releases (1.20) used contextmanager
     from contextlib import contextmanager as _agnosticcontextmanager  # type: ignore[assignment]
+from ._otel_export import ReportingExporter, flush_on_sigterm, register_exit, shutdown_bounded
 
 __all__ = [
     "EXPORTERS",
@@ -74,13 +87,7 @@ __all__ = [
     "tracer_provider",
 ]
 
-#: The values accepted by ``tracing.otel.exporter`` (several may be listed).
-EXPORTERS: Final = ("console", "memory", "none", "otlp", "tree")
-
-_SERVICE_NAME_KEY: Final = "tracing.otel.service_name"
 _EXPORTER_KEY: Final = "tracing.otel.exporter"
-_ENDPOINT_KEY: Final = "tracing.otel.endpoint"
-_TRACES_PATH: Final = "v1/traces"
 _PLAIN_TYPES: Final = (bool, str, bytes, int, float)
 # OpenTracing's span.kind tag values and the OpenTelemetry span kinds they stand for.
 _KINDS: Final[Mapping[object, SpanKind]] = {
@@ -134,34 +141,38 @@ def tracer_from_settings(**settings: Any) -> opentracing.Tracer:
         pyramid.exceptions.ConfigurationError: a ``tracing.otel.*`` value is invalid. The message
             names the key, the value and what is allowed.
     """
-    names = _exporter_names(settings.get(_EXPORTER_KEY, "otlp"))
-    endpoint = _endpoint(settings.get(_ENDPOINT_KEY), names)
-    service_name = settings.get(_SERVICE_NAME_KEY)
-    if service_name is not None and (
-        not isinstance(service_name, str) or not service_name.strip()
-    ):
-        msg = (
-            f"Invalid value for setting {_SERVICE_NAME_KEY!r}: {service_name!r}. "
-            "Expected a non-empty service name."
-        )
-        raise ConfigurationError(msg)
+    config = OtelConfig.from_settings(settings)
     # Every exporter is made before the provider, so that a failing one leaves nothing behind.
-    memory = InMemorySpanExporter() if "memory" in names else None
+    memory = InMemorySpanExporter() if "memory" in config.exporters else None
     processors: list[SpanProcessor] = []
-    for name in names:
+    reporters: list[ReportingExporter] = []
+    for name in config.exporters:
         if name == "memory" and memory is not None:
             processors.append(SimpleSpanProcessor(memory))
         elif name == "console":
-            processors.append(BatchSpanProcessor(ConsoleSpanExporter()))
+            processors.append(_batch(ConsoleSpanExporter(), config))
         elif name == "otlp":
-            processors.append(BatchSpanProcessor(_otlp_exporter(endpoint)))
+            reporter = _otlp_exporter(config)
+            reporters.append(reporter)
+            processors.append(_batch(reporter, config))
         elif name == "tree":
             processors.append(_TreeProcessor(_TREE_PRINTER))
-    # Resource.create() also reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES.
-    resource = Resource.create({SERVICE_NAME: service_name.strip()} if service_name else {})
-    provider = TracerProvider(resource=resource, shutdown_on_exit=True)
+    attributes: dict[str, str] = dict(config.resource_attributes)
+    if config.service_name:
+        attributes[SERVICE_NAME] = config.service_name
+    # Resource.create() also reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES; the
+    # attributes given here win over both.
+    resource = Resource.create(attributes)
+    # The SDK's own exit hook waits up to 30 s per processor: ours is bounded (register_exit).
+    provider = TracerProvider(resource=resource, sampler=_sampler(config), shutdown_on_exit=False)
     for processor in processors:
         provider.add_span_processor(processor)
+    register_exit(
+        partial(shutdown_bounded, provider, tuple(reporters), config.shutdown_timeout),
+        config.shutdown_timeout,
+    )
+    if config.flush_on_sigterm:
+        flush_on_sigterm()
     if isinstance(otel_trace.get_tracer_provider(), otel_trace.ProxyTracerProvider):
         otel_trace.set_tracer_provider(provider)
     # The shim starts every span as INTERNAL; the wrapper maps the span.kind tag to the OTel
@@ -171,6 +182,9 @@ def tracer_from_settings(**settings: Any) -> opentracing.Tracer:
     # current (it returns the last shim scope): replace it with one that follows OTel exactly.
     # The stubs of opentracing.Tracer do not declare the attribute its __init__ sets.
     tracer._scope_manager = _ScopeManager(tracer)  # type: ignore[attr-defined]
+    _propagate_baggage(tracer)
+    # tracing.semconv defaults to OpenTelemetry's conventions for this tracer (_settings.py).
+    tracer._pyramid_tracing_otel = True  # type: ignore[attr-defined]
     _setups[tracer] = _Setup(provider, memory)
     return tracer
 
@@ -212,64 +226,74 @@ def _setup_of(tracer: opentracing.Tracer) -> _Setup:
         raise LookupError(msg) from None
 
 
-def _exporter_names(value: object) -> tuple[str, ...]:
-    allowed = ", ".join(EXPORTERS)
-    if isinstance(value, str):
-        names = tuple(name.lower() for name in aslist(value))
-    elif isinstance(value, list | tuple) and all(isinstance(name, str) for name in value):
-        names = tuple(name.strip().lower() for name in value)
-    else:
-        names = ()
-    unknown = [name for name in names if name not in EXPORTERS]
-    if not names or unknown:
-        msg = (
-            f"Invalid value for setting {_EXPORTER_KEY!r}: {value!r}. "
-            f"Expected one or more of {allowed}."
-        )
-        raise ConfigurationError(msg)
-    if "none" in names and len(names) > 1:
-        msg = (
-            f"Invalid value for setting {_EXPORTER_KEY!r}: {value!r}. "
-            "'none' cannot be combined with another exporter."
-        )
-        raise ConfigurationError(msg)
-    return tuple(dict.fromkeys(names))
-
-
-def _endpoint(value: object, exporters: tuple[str, ...]) -> str | None:
-    if value is None or value == "":
-        return None
-    if "otlp" not in exporters:
-        msg = (
-            f"Invalid value for setting {_ENDPOINT_KEY!r}: {value!r}. It is only used by the "
-            f"otlp exporter; set {_EXPORTER_KEY!r} to otlp or remove it."
-        )
-        raise ConfigurationError(msg)
-    url = value.strip() if isinstance(value, str) else ""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        msg = (
-            f"Invalid value for setting {_ENDPOINT_KEY!r}: {value!r}. Expected an http:// or "
-            "https:// URL such as http://localhost:4318."
-        )
-        raise ConfigurationError(msg)
-    if parts.path in ("", "/"):
-        # Like OTEL_EXPORTER_OTLP_ENDPOINT: the base URL of the collector.
-        return f"{url.rstrip('/')}/{_TRACES_PATH}"
-    return url
-
-
-def _otlp_exporter(endpoint: str | None) -> SpanExporter:
+def _batch(exporter: SpanExporter, config: OtelConfig) -> BatchSpanProcessor:
+    # None: the SDK reads OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_MAX_EXPORT_BATCH_SIZE and
+    # OTEL_BSP_SCHEDULE_DELAY itself.
     try:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    except ImportError as exc:
+        return BatchSpanProcessor(
+            exporter,
+            max_queue_size=config.bsp_max_queue_size,
+            schedule_delay_millis=config.bsp_schedule_delay,
+            max_export_batch_size=config.bsp_max_export_batch_size,
+        )
+    except ValueError as exc:
         msg = (
-            f"Invalid value for setting {_EXPORTER_KEY!r}: 'otlp' needs the OTLP/HTTP exporter "
-            f"({exc}): pip install 'pyramid_tracing[otel]'."
+            "Invalid values for settings 'tracing.otel.bsp_max_queue_size' "
+            f"({config.bsp_max_queue_size!r}) and 'tracing.otel.bsp_max_export_batch_size' "
+            f"({config.bsp_max_export_batch_size!r}) or the OTEL_BSP_* variables: {exc}"
         )
         raise ConfigurationError(msg) from exc
-    # endpoint=None: the exporter reads the OTEL_EXPORTER_OTLP_* environment variables itself.
-    return OTLPSpanExporter(endpoint=endpoint)
+
+
+def _sampler(config: OtelConfig) -> Sampler | None:
+    if config.sampler is None:
+        return None  # the SDK reads OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG itself
+    name, ratio = config.sampler
+    if name == "always_on":
+        return ALWAYS_ON
+    if name == "always_off":
+        return ALWAYS_OFF
+    if name == "parentbased_always_on":
+        return ParentBased(ALWAYS_ON)
+    if name == "parentbased_always_off":
+        return ParentBased(ALWAYS_OFF)
+    assert ratio is not None
+    if name == "traceidratio":
+        return TraceIdRatioBased(ratio)
+    return ParentBasedTraceIdRatio(ratio)
+
+
+def _otlp_exporter(config: OtelConfig) -> ReportingExporter:
+    grpc = config.protocol == "grpc"
+    key = "tracing.otel.protocol" if grpc else _EXPORTER_KEY
+    what = "'grpc' needs the OTLP/gRPC exporter" if grpc else "'otlp' needs the OTLP/HTTP exporter"
+    extra = "otel-grpc" if grpc else "otel"
+    try:
+        if grpc:
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+                OTLPSpanExporter as GrpcExporter,
+            )
+
+            # endpoint=None etc.: the exporter reads the OTEL_EXPORTER_OTLP_* variables.
+            exporter: SpanExporter = GrpcExporter(
+                endpoint=config.endpoint,
+                headers=None if config.headers is None else dict(config.headers),
+                timeout=config.timeout,
+            )
+        else:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            exporter = OTLPSpanExporter(
+                endpoint=config.endpoint, headers=config.headers, timeout=config.timeout
+            )
+    except ImportError as exc:
+        msg = (
+            f"Invalid value for setting {key!r}: {what} ({exc}): "
+            f"pip install 'pyramid_tracing[{extra}]'."
+        )
+        raise ConfigurationError(msg) from exc
+    endpoint = config.endpoint or str(getattr(exporter, "_endpoint", "the default endpoint"))
+    return ReportingExporter(exporter, endpoint)
 
 
 class _KindProvider(otel_trace.TracerProvider):
@@ -315,8 +339,12 @@ class _KindTracer(otel_trace.Tracer):
         set_status_on_exception: bool = True,
     ) -> otel_trace.Span:
         """Start a span; an INTERNAL one gets the kind that its ``span.kind`` tag names."""
-        if kind is SpanKind.INTERNAL and attributes:
-            kind = _KINDS.get(attributes.get("span.kind"), kind)
+        if attributes:
+            if kind is SpanKind.INTERNAL:
+                kind = _KINDS.get(attributes.get("span.kind"), kind)
+            if "http.request.method" in attributes and "http.method" not in attributes:
+                # tracing.semconv = stable: span.kind only carried the kind to this point.
+                attributes = {k: v for k, v in attributes.items() if k != "span.kind"}
         span = self._tracer.start_span(
             name,
             context,
@@ -488,6 +516,85 @@ class _ScopeManager(ScopeManagerShim):
         return _BorrowedScope(self, shim_span)
 
 
+# -- baggage ------------------------------------------------------------------------------
+#
+# The shim keeps each span context's baggage to itself: a child starts with none, inject()
+# writes only the trace context and extract() reads only that. The three methods below, set
+# on the tracer object (its class stays the shim's own, which the hot path checks for), make
+# baggage behave as OpenTracing says: inherited by children, sent and received in the
+# W3C ``baggage`` header (or what OTEL_PROPAGATORS names).
+
+
+def _baggage_of(parent: object) -> Context | None:
+    if type(parent) is SpanShim:
+        parent = parent.context
+    if isinstance(parent, SpanContextShim):
+        bag: Context = parent.baggage
+        return bag if bag else None
+    return None
+
+
+def _propagate_baggage(tracer: TracerShim) -> None:
+    start_span = tracer.start_span
+    formats = tracer._supported_formats
+
+    def start_span_with_baggage(
+        operation_name: str | None = None,
+        child_of: Any = None,
+        references: Any = None,
+        tags: Attributes = None,
+        start_time: float | None = None,
+        ignore_active_span: bool = False,
+    ) -> SpanShim:
+        span = start_span(
+            operation_name, child_of, references, tags, start_time, ignore_active_span
+        )
+        parent = child_of
+        if parent is None and references:
+            parent = references[0].referenced_context
+        if parent is None and not ignore_active_span:
+            parent = tracer.active_span
+        bag = _baggage_of(parent)
+        if bag is not None:
+            context: Any = span.context
+            context._baggage = bag
+        return span
+
+    def inject(span_context: Any, format: object, carrier: object) -> None:
+        if format not in formats:
+            raise opentracing.UnsupportedFormatException
+        otel_context = span_context.unwrap() if span_context else None
+        parent: Any = (
+            otel_trace.NonRecordingSpan(otel_context)
+            if isinstance(otel_context, otel_trace.SpanContext)
+            else otel_context
+        )
+        context = otel_trace.set_span_in_context(parent)
+        bag = _baggage_of(span_context)
+        if bag is not None:
+            for key, value in otel_baggage.get_all(bag).items():
+                context = otel_baggage.set_baggage(key, value, context)
+        get_global_textmap().inject(carrier, context=context)
+
+    def extract(format: object, carrier: object) -> SpanContextShim:
+        if format not in formats:
+            raise opentracing.UnsupportedFormatException
+        context = get_global_textmap().extract(carrier)
+        extracted = SpanContextShim(otel_trace.get_current_span(context).get_span_context())
+        entries = otel_baggage.get_all(context)
+        if entries:
+            bag = Context()
+            for key, value in entries.items():
+                bag = otel_baggage.set_baggage(key, value, bag)
+            extracted._baggage = bag
+        return extracted
+
+    # Instance attributes: type(tracer) stays TracerShim for the hot path's exact checks.
+    tracer.start_span = start_span_with_baggage  # type: ignore[method-assign]
+    tracer.inject = inject  # type: ignore[method-assign]
+    tracer.extract = extract  # type: ignore[method-assign]
+
+
 def _unwrap(span: opentracing.Span) -> object:
     # The shim leaves SpanShim.unwrap() unannotated.
     return span.unwrap() if isinstance(span, SpanShim) else None  # type: ignore[no-untyped-call]
@@ -495,8 +602,9 @@ def _unwrap(span: opentracing.Span) -> object:
 
 # -- the tree exporter (tracing.otel.exporter = tree) ----------------------------------------
 
-# Attributes the tree leaves out: the line shows them already (name, status) or every span of
-# the kind has them. http.url is kept on client spans only, where it names the called service.
+# Attributes the tree leaves out: the line shows them already (name, status, error kind) or
+# every span of the kind has them, in either vocabulary (tracing.semconv). http.url and url.full
+# are kept on client spans only, where they name the called service.
 _TREE_HIDDEN: Final = frozenset(
     {
         "component",
@@ -507,8 +615,19 @@ _TREE_HIDDEN: Final = frozenset(
         "peer.hostname",
         "peer.port",
         "error",
+        "error.type",
+        "http.request.method",
+        "url.scheme",
+        "url.path",
+        "url.query",
+        "server.address",
+        "server.port",
+        "network.protocol.version",
+        "user_agent.original",
+        "client.address",
     }
 )
+_TREE_CLIENT_ONLY: Final = frozenset({"http.url", "url.full"})
 _TREE_VALUE_WIDTH: Final = 60
 # How many traces with open spans the tree keeps; past it the oldest is printed as it is.
 _TREE_PENDING_LIMIT: Final = 1000
@@ -596,7 +715,7 @@ def _tree_tags(span: ReadableSpan) -> Iterator[tuple[str, object]]:
     attributes = span.attributes or {}
     client = attributes.get("span.kind") == "client" or span.kind is SpanKind.CLIENT
     for key, value in attributes.items():
-        if key in _TREE_HIDDEN or (key == "http.url" and not client):
+        if key in _TREE_HIDDEN or (key in _TREE_CLIENT_ONLY and not client):
             continue
         yield key, value
     for event in span.events:

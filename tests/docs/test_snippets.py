@@ -45,6 +45,7 @@ import pytest
 from opentracing.mocktracer import MockTracer
 from pyramid.config import Configurator
 from pyramid.exceptions import ConfigurationError
+from pyramid.settings import aslist
 from webtest import TestApp
 
 from pyramid_tracing import ScopeManager, get_tracing
@@ -394,12 +395,13 @@ def _finish_span_hook(ns: dict[str, Any], standin: StandIn, capsys: Any) -> None
 
 
 def _sigterm(ns: dict[str, Any], standin: StandIn, capsys: Any) -> None:
-    """Without the handler SIGTERM loses the queued span; with it the span is exported."""
+    """A queued span: lost to SIGTERM with neither flush; exported by the snippet or by ours."""
     script = (
         snippet("sigterm").body
         + "\nimport os, time\n"
         + "from pyramid_tracing import otel\n"
-        + "tracer = otel.tracer_from_settings(**{'tracing.otel.exporter': 'console'})\n"
+        + "tracer = otel.tracer_from_settings(**{'tracing.otel.exporter': 'console', "
+        + "'tracing.otel.flush_on_sigterm': os.environ['FLUSH']})\n"
         + "if os.environ['HANDLE'] == '1':\n"
         + "    exit_on_sigterm()\n"
         + "tracer.start_span('queued').finish()\n"
@@ -407,20 +409,23 @@ def _sigterm(ns: dict[str, Any], standin: StandIn, capsys: Any) -> None:
         + "time.sleep(30)\n"
     )
     results = {
-        handle: subprocess.run(
+        (handle, flush): subprocess.run(
             [sys.executable, "-c", script],
             capture_output=True,
             text=True,
             timeout=60,
-            env={**os.environ, "HANDLE": handle},
+            env={**os.environ, "HANDLE": handle, "FLUSH": flush},
             check=False,
         )
-        for handle in ("0", "1")
+        for handle, flush in (("0", "false"), ("1", "false"), ("0", "true"))
     }
-    assert results["0"].returncode == -signal.SIGTERM
-    assert '"queued"' not in results["0"].stdout
-    assert results["1"].returncode == 0, results["1"].stderr
-    assert json.loads(results["1"].stdout)["name"] == "queued"
+    assert results["0", "false"].returncode == -signal.SIGTERM
+    assert '"queued"' not in results["0", "false"].stdout
+    assert results["1", "false"].returncode == 0, results["1", "false"].stderr
+    assert json.loads(results["1", "false"].stdout)["name"] == "queued"
+    # pyramid_tracing.otel's own flush (the default): exported, then SIGTERM's default action.
+    assert results["0", "true"].returncode == -signal.SIGTERM
+    assert json.loads(results["0", "true"].stdout)["name"] == "queued"
 
 
 EXERCISES: dict[str, Callable[[dict[str, Any], StandIn, Any], None]] = {
@@ -524,7 +529,7 @@ def ini_settings(block: Block) -> dict[str, str]:
 def test_ini_block_is_valid(block: Block, myapp: None) -> None:
     """The block parses as INI, and its tracing.* settings pass the add-on's parser."""
     settings = ini_settings(block)
-    assert settings.get("pyramid.includes", "pyramid_tracing") == "pyramid_tracing"
+    assert "pyramid_tracing" in aslist(settings.get("pyramid.includes", "pyramid_tracing"))
     with warnings.catch_warnings():
         warnings.simplefilter("error", DeprecationWarning)  # no deprecated ot.* key
         parsed = TracingSettings.from_settings(settings)
@@ -547,7 +552,7 @@ def test_code_lines_fit_the_page() -> None:
 
 def test_install_lines_name_published_extras() -> None:
     """Every `pip install 'pyramid_tracing[...]'` line names extras the package has."""
-    published = {"otel", "requests", "httpx", "sqlalchemy"}
+    published = {"otel", "otel-grpc", "requests", "httpx", "sqlalchemy"}
     for block in BLOCKS:
         for extras in re.findall(r"pyramid_tracing\[([^\]]+)\]", block.body):
             assert set(extras.split(",")) <= published, block.id

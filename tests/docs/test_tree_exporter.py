@@ -104,12 +104,12 @@ def test_each_request_prints_its_trace_as_a_tree_on_stderr(
     header, *lines = err.splitlines()
     assert re.fullmatch(r"trace [0-9a-f]{32}  users  4 spans  \d+\.\d ms", header)
     assert without_times(lines) == [
-        "  users  profile <+ms> <ms> OK     http.status_code=200",
+        "  users  GET /users/{id} <+ms> <ms> OK     http.response.status_code=200",
         "  ├─ users  render <+ms> <ms> OK     template=profile",
         "  │  └─ users  app.<locals>.load_user <+ms> <ms> OK     db.system=sqlite",
         "  └─ users  render json <+ms> <ms> OK     pyramid.renderer=json",
     ]
-    assert re.match(r"  users  profile +\+0\.0 ms ", lines[0])
+    assert re.match(r"  users  GET /users/\{id\} +\+0\.0 ms ", lines[0])
 
 
 def test_a_failed_request_shows_error_and_its_kind(
@@ -121,7 +121,7 @@ def test_a_failed_request_shows_error_and_its_kind(
         testapp.get("/fail")
     (_, line) = capsys.readouterr().err.splitlines()
     assert without_times([line]) == [
-        "  users  fail <+ms> <ms> ERROR  http.status_code=500 error.kind=KeyError"
+        "  users  GET /fail <+ms> <ms> ERROR  http.response.status_code=500 error.kind=KeyError"
     ]
 
 

@@ -56,6 +56,13 @@ def run_collector(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
     Skips the test where the binary cannot run; the process is stopped on every path.
     """
+    with run_collector_urls(tmp_path) as (http_url, _, log):
+        yield http_url, log
+
+
+@contextmanager
+def run_collector_urls(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
+    """:func:`run_collector`, yielding its OTLP/HTTP URL, its OTLP/gRPC URL and its log."""
     agent = rotel_agent()
     http_port, grpc_port = _free_port(), _free_port()
     log = tmp_path / "rotel.log"
@@ -85,7 +92,8 @@ def run_collector(tmp_path: Path) -> Iterator[tuple[str, Path]]:
             pytest.skip(f"rotel-agent cannot run on this platform: {exc}")
     try:
         _wait_for_port(process, http_port, log)
-        yield f"http://127.0.0.1:{http_port}", log
+        _wait_for_port(process, grpc_port, log)
+        yield f"http://127.0.0.1:{http_port}", f"http://127.0.0.1:{grpc_port}", log
     finally:
         process.terminate()
         try:
@@ -100,22 +108,26 @@ def parse_spans(text: str) -> list[dict[str, Any]]:
     spans: list[dict[str, Any]] = []
     section = ""
     service = None
+    resource: dict[str, str] = {}
     for raw in text.splitlines():
         line = _ANSI.sub("", raw).rstrip()
         stripped = line.strip()
         if stripped == "Resource attributes:":
             section = "resource"
+            resource = {}
         elif stripped.startswith("Span #"):
             section = "span"
-            spans.append({"service": service, "attributes": {}})
+            spans.append({"service": service, "attributes": {}, "resource": resource})
         elif stripped == "Attributes:":
             section = "attributes" if section in ("span", "attributes") else section
         elif stripped.startswith("ScopeSpans") or stripped.startswith("ResourceSpans"):
             section = ""
         elif match := _ATTRIBUTE.match(line):
             value = match["value"]
-            if section == "resource" and match["key"] == "service.name":
-                service = value
+            if section == "resource":
+                resource[match["key"]] = f"{match['type']}({value})"
+                if match["key"] == "service.name":
+                    service = value
             elif section == "attributes":
                 spans[-1]["attributes"][match["key"]] = f"{match['type']}({value})"
         elif section == "span" and (field := _FIELD.match(line)):

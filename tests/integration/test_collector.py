@@ -70,6 +70,7 @@ def write_ini(path: Path, endpoint: str) -> Path:
         "tracing.otel.exporter = otlp\n"
         f"tracing.otel.endpoint = {endpoint}\n"
         "tracing.capture_request_headers = user-agent\n"
+        "tracing.semconv = opentracing\n"
     )
     return path
 
@@ -140,6 +141,7 @@ def test_the_log_parser_reads_rotel_output() -> None:
         {
             "service": "svc",
             "attributes": {"a": "Int(1)"},
+            "resource": {"service.name": "Str(svc)"},
             "Trace ID": "ab",
             "Parent ID": "",
             "ID": "cd",

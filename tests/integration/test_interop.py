@@ -225,6 +225,7 @@ class OtelKit(Kit):
             "tracing.tracer": "pyramid_tracing.otel:tracer_from_settings",
             "tracing.otel.service_name": service,
             "tracing.otel.exporter": "memory",
+            "tracing.semconv": "opentracing",
         }
 
     def collect(self, tracers: dict[str, opentracing.Tracer]) -> list[SpanRecord]:

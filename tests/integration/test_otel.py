@@ -90,6 +90,8 @@ MEMORY = {
     "tracing.tracer": "pyramid_tracing.otel:tracer_from_settings",
     "tracing.otel.exporter": "memory",
     "tracing.otel.service_name": "shop",
+    # These tests pin the OpenTracing tags (test_semconv.py covers the stable default).
+    "tracing.semconv": "opentracing",
 }
 
 

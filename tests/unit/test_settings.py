@@ -14,6 +14,7 @@ from opentracing.mocktracer import MockTracer
 from pyramid.exceptions import ConfigurationError
 
 from pyramid_tracing import ScopeManager, Tracing, TracingSettings
+from pyramid_tracing._otel_config import OTEL_KEYS
 from pyramid_tracing._settings import DEFAULT_SENSITIVE_HEADERS, DEFAULT_SENSITIVE_QUERY_PARAMS
 
 HERE = __name__
@@ -22,11 +23,11 @@ KNOWN = (
     "tracing.capture_request_headers, tracing.capture_response_headers, "
     "tracing.exclude_paths, tracing.exclude_routes, tracing.finish_span_hook, "
     "tracing.instrument, tracing.max_tag_length, tracing.operation_name, "
-    "tracing.response_trace_headers, tracing.sensitive_headers, "
+    "tracing.response_trace_headers, tracing.semconv, tracing.sensitive_headers, "
     "tracing.sensitive_query_params, tracing.start_span_hook, tracing.trace_all, "
     "tracing.traced_attributes, tracing.tracer"
 )
-KNOWN_OTEL = "tracing.otel.endpoint, tracing.otel.exporter, tracing.otel.service_name"
+KNOWN_OTEL = ", ".join(sorted(OTEL_KEYS))
 
 # The tracer the module-level factories return, and the keyword arguments they got.
 FACTORY_TRACER = MockTracer(scope_manager=ScopeManager())

@@ -224,7 +224,9 @@ def make_app(
     settings: dict[str, Any] | None = None,
 ) -> TestApp:
     """A real Pyramid app traced by ``tracer``, with its routes from ``configure``."""
-    with Configurator(settings={"tracing.tracer": tracer, **(settings or {})}) as config:
+    with Configurator(
+        settings={"tracing.tracer": tracer, "tracing.semconv": "opentracing", **(settings or {})}
+    ) as config:
         config.include("pyramid_tracing")
         configure(config)
         app = config.make_wsgi_app()

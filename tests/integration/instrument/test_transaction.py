@@ -85,7 +85,7 @@ def build(
         zope.sqlalchemy.register(session, transaction_manager=request.tm)
         return session
 
-    all_settings = {"tracing.tracer": tracer, **(settings or {})}
+    all_settings = {"tracing.tracer": tracer, "tracing.semconv": "opentracing", **(settings or {})}
     with Configurator(settings=all_settings) as config:
         if tm_first:
             config.include("pyramid_tm")
