@@ -14,7 +14,6 @@ from opentracing import Scope, Span
 
 from ._failures import failures
 from ._state import current as _current
-from ._tags import error_log
 from ._tracing import Tracing
 
 __all__ = [
@@ -89,9 +88,7 @@ def tag_error(span: Span, exc: BaseException, spans: SpanFactory) -> None:
         current = _current.get()
         if current is None and isinstance(spans.tracing, Tracing):
             current = spans.tracing
-        policy = (current or default_tracing()).policy
-        span.set_tag("error", True)
-        span.log_kv(error_log(exc, policy))
+        (current or default_tracing()).record_error(span, exc)
     except Exception as error:
         failures.report("tagging a @traced span with its error", error)
 

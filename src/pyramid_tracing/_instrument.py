@@ -131,7 +131,7 @@ def finish_child(tracing: Tracing, scope: Scope, exception: BaseException | None
     """Mark ``scope``'s span failed with ``exception`` (if any) and close it; never raises."""
     if exception is not None:
         try:
-            tracing.tag_error(scope.span, exception)
+            tracing.record_error(scope.span, exception)
         except Exception as exc:
             failures.report("tagging an instrumentation span with its error", exc)
     try:

@@ -17,7 +17,7 @@ from opentracing.ext import tags as ext_tags
 from ._child_spans import default_tracing, resolve_tracer
 from ._failures import failures
 from ._semconv import KNOWN_METHODS as _KNOWN
-from ._semconv import OPENTRACING, STABLE, client_start, fail_with_status, record_error
+from ._semconv import OPENTRACING, STABLE, client_start, fail_with_status
 from ._state import current_tracing
 from ._tracing import Tracing
 
@@ -174,10 +174,7 @@ class ClientSpan:
     def fail(self, exception: BaseException) -> None:
         """Tag ``exception`` (``error=true`` and the error log fields) and finish the span."""
         try:
-            if self._semconv != STABLE:
-                self._tracing.tag_error(self.span, exception)
-            if self._semconv != OPENTRACING:
-                record_error(self.span, exception, self._tracing.policy)
+            self._tracing.record_error(self.span, exception)
         except Exception as exc:
             failures.report("tagging an outbound HTTP client span with its error", exc)
         self._finish()

@@ -22,6 +22,8 @@ from pyramid.request import Request as PyramidRequest
 from typing_extensions import ParamSpec
 
 from ._failures import failures
+from ._semconv import OPENTRACING, STABLE
+from ._semconv import record_error as record_stable_error
 from ._server_span import ServerSpans
 from ._settings import TracingSettings
 from ._state import request_state, state_for
@@ -169,6 +171,21 @@ class Tracing:
             except Exception as exc:
                 failures.report("tagging the server span", exc)
         self._spans.finish(state, request, response, exception)
+
+    def record_error(self, span: Span, exception: BaseException) -> None:
+        """Mark ``span`` as failed with ``exception`` in the vocabulary of ``tracing.semconv``.
+
+        ``opentracing``: :meth:`tag_error`'s ``error=true`` and error log; ``stable``:
+        OpenTelemetry's ``error.type``, an ``exception`` event and the ERROR status; ``both``:
+        both. Child spans (``@traced``, render, transaction, SQL, outbound) use it.
+
+        .. versionadded:: 0.2.0
+        """
+        semconv = self.settings.semconv
+        if semconv != STABLE:
+            self.tag_error(span, exception)
+        if semconv != OPENTRACING:
+            record_stable_error(span, exception, self.policy)
 
     def tag_error(self, span: Span, exception: BaseException) -> None:
         """Mark ``span`` as failed and log ``exception`` with the OpenTracing error fields."""

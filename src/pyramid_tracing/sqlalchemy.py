@@ -22,6 +22,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from ._failures import failures
+from ._semconv import OPENTRACING, STABLE
 from ._state import current_tracing
 from ._tracing import Tracing
 
@@ -34,7 +35,10 @@ _FEATURE: Final = "sqlalchemy"
 _lock = threading.Lock()
 _fallback: Tracing | None = None
 # The tags every statement of an engine shares, computed once per engine.
-_engine_tags: weakref.WeakKeyDictionary[Engine, dict[str, object]] = weakref.WeakKeyDictionary()
+# Per engine, per vocabulary: what every statement span of the engine gets.
+_engine_tags: weakref.WeakKeyDictionary[Engine, dict[str, dict[str, object]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def instrument() -> None:
@@ -69,24 +73,34 @@ def is_instrumented() -> bool:
     return event.contains(Engine, "before_cursor_execute", _before_cursor_execute)
 
 
-def _tags_of(engine: Engine) -> dict[str, object]:
-    tags = _engine_tags.get(engine)
+def _tags_of(engine: Engine, semconv: str) -> dict[str, object]:
+    """The tags every statement of ``engine`` gets, in the ``tracing.semconv`` vocabulary."""
+    cached = _engine_tags.get(engine)
+    tags = None if cached is None else cached.get(semconv)
     if tags is None:
         url = engine.url
-        tags = {
-            ext_tags.COMPONENT: "sqlalchemy",
-            ext_tags.SPAN_KIND: ext_tags.SPAN_KIND_RPC_CLIENT,
-            ext_tags.DATABASE_TYPE: "sql",
-            "db.system": engine.dialect.name,
-        }
-        if url.database:
-            tags[ext_tags.DATABASE_INSTANCE] = url.database
-        if url.host:
-            tags[ext_tags.PEER_HOSTNAME] = url.host
-            tags[ext_tags.PEER_ADDRESS] = f"{url.host}:{url.port}" if url.port else url.host
-        if url.port:
-            tags[ext_tags.PEER_PORT] = url.port
-        _engine_tags[engine] = tags
+        tags = {ext_tags.SPAN_KIND: ext_tags.SPAN_KIND_RPC_CLIENT}
+        if semconv != STABLE:
+            tags[ext_tags.COMPONENT] = "sqlalchemy"
+            tags[ext_tags.DATABASE_TYPE] = "sql"
+            tags["db.system"] = engine.dialect.name
+            if url.database:
+                tags[ext_tags.DATABASE_INSTANCE] = url.database
+            if url.host:
+                tags[ext_tags.PEER_HOSTNAME] = url.host
+                tags[ext_tags.PEER_ADDRESS] = f"{url.host}:{url.port}" if url.port else url.host
+            if url.port:
+                tags[ext_tags.PEER_PORT] = url.port
+        if semconv != OPENTRACING:
+            # OpenTelemetry's database conventions (stable since semconv 1.26).
+            tags["db.system.name"] = engine.dialect.name
+            if url.database:
+                tags["db.namespace"] = url.database
+            if url.host:
+                tags["server.address"] = url.host
+            if url.port:
+                tags["server.port"] = url.port
+        _engine_tags.setdefault(engine, {})[semconv] = tags
     return tags
 
 
@@ -121,8 +135,13 @@ def _before_cursor_execute(
         parent = tracer.active_span
         if parent is None:
             return
-        tags = dict(_tags_of(conn.engine))
-        tags[ext_tags.DATABASE_STATEMENT] = tracing.policy.truncate(statement)
+        semconv = tracing.settings.semconv
+        tags = dict(_tags_of(conn.engine, semconv))
+        text = tracing.policy.truncate(statement)
+        if semconv != STABLE:
+            tags[ext_tags.DATABASE_STATEMENT] = text
+        if semconv != OPENTRACING:
+            tags["db.query.text"] = text
         span = tracer.start_span(_operation(statement), child_of=parent, tags=tags)
     except Exception as exc:
         failures.report("starting a SQL statement span", exc)
@@ -138,7 +157,7 @@ def _end(context: Any, exception: BaseException | None) -> None:
     span, tracing = found
     try:
         if exception is not None:
-            tracing.tag_error(span, exception)
+            tracing.record_error(span, exception)
         span.finish()
     except Exception as exc:
         failures.report("finishing a SQL statement span", exc)
