@@ -212,3 +212,48 @@ def test_exit_with_a_dead_collector_is_quick_and_warns_once(tmp_path: Path, stre
     ]
     # With the stream closed, only the warning written before it was closed is there.
     assert warnings == (expected if stream == "open" else expected[:1])
+
+
+@pytest.mark.parametrize("lazy_apps", [True, False], ids=["lazy-apps", "pre-fork"])
+def test_sigterm_under_uwsgi_exports_every_finished_span(
+    collector: tuple[str, Path], tmp_path: Path, lazy_apps: bool
+) -> None:
+    """uWSGI (master, 2 workers, docs/production.md's recipe) stopped by SIGTERM loses no span.
+
+    With ``lazy-apps`` each worker loads the app; without it the app is loaded in the master
+    and the workers are forked from it, as gunicorn's ``--preload`` does.
+    """
+    if not (BIN / "uwsgi").exists():
+        pytest.skip("uWSGI is not installed (it is in the dev dependency group)")
+    endpoint, log = collector
+    port = free_port()
+    ini = write_ini(tmp_path / "app.ini", port, endpoint=endpoint, bsp_schedule_delay="60000")
+    command = [
+        str(BIN / "uwsgi"),
+        "--paste",
+        f"config:{ini}",
+        "--http-socket",
+        f"127.0.0.1:{port}",
+        "--master",
+        "--processes",
+        "2",
+        "--enable-threads",
+        "--die-on-term",
+        "--need-app",
+        "--virtualenv",
+        sys.prefix,
+        *(["--lazy-apps"] if lazy_apps else []),
+    ]
+    output = tmp_path / "uwsgi.log"
+    with running(command, port, output, tmp_path) as app:
+        # The master binds the socket first: wait until every app is loaded (one per worker
+        # with lazy-apps, one in the master otherwise), so that SIGTERM meets no worker still
+        # loading the app.
+        deadline = time.monotonic() + 20
+        while output.read_text(errors="replace").count(") ready in ") < (2 if lazy_apps else 1):
+            assert time.monotonic() < deadline, output.read_text()
+            time.sleep(0.05)
+        expected = send_requests(port)
+        code, _ = stop(app)
+    assert code == 0, output.read_text()
+    assert received(log, REQUESTS) == expected, output.read_text()
