@@ -31,7 +31,7 @@ from ._settings import TracingSettings
 from ._state import RequestState, current
 from ._tags import TagPolicy, header_tags
 from ._trace_ids import add_trace_headers
-from ._tracers import Capabilities, ServerSpanStarter, capabilities
+from ._tracers import Capabilities, LateTags, ServerSpanStarter, capabilities
 from .typing import Request, Response, StartSpanHook
 
 if TYPE_CHECKING:
@@ -182,8 +182,13 @@ class ServerSpans:
     # -- start -----------------------------------------------------------------------------
 
     def start(self, caps: Capabilities, request: Request, state: RequestState) -> Scope | None:
-        """Start and activate the server span of ``request``; ``None`` if the tracer fails."""
+        """Start and activate the server span of ``request``; ``None`` if the tracer fails.
+
+        With a tracer whose sampling decision ignores the start tags (``caps.late_tags``), the
+        span starts without them, and they are built only if the tracer records the span.
+        """
         tracer = caps.tracer
+        late = caps.late_tags
         try:
             starter = caps.starter
             if caps.noop:
@@ -204,19 +209,50 @@ class ServerSpans:
                 else:
                     parent = None  # no header that this tracer reads: nothing to extract
                 name = request.method
-                scope = self._start_active(
-                    tracer,
-                    name,
-                    parent,
-                    start_tags(self.policy, request, name, self._request_headers),
-                )
+                scope = self._start_active(tracer, name, parent, self._first_tags(caps, request))
         except Exception as exc:
             failures.report("starting the server span", exc)
             return None
         state._scope = scope
         state._spans = self
         state._routed = False
+        recorded = caps.recorded
+        if recorded is None:
+            state._recorded = True
+        elif late is None:
+            state._recorded = recorded(scope.span)
+        else:
+            state._recorded = False
+            self._record_late(state, request, scope.span, late)
         return scope
+
+    def _first_tags(self, caps: Capabilities, request: Request) -> dict[str, object] | None:
+        """The tags the span starts with: all start tags, or only what the tracer reads."""
+        late = caps.late_tags
+        if late is None:
+            return start_tags(self.policy, request, request.method, self._request_headers)
+        early = late.early
+        # A copy: jaeger-client adds its sampler's tags to the dict it is given.
+        return None if early is None else dict(early)
+
+    def _record_late(
+        self, state: RequestState, request: Request, span: Any, late: LateTags | None
+    ) -> bool:
+        """Give a span started without its start tags these tags, if the tracer records it.
+
+        Returns whether it records.
+        """
+        recorded = (self._fixed or self.capabilities()).recorded
+        if recorded is not None and not recorded(span):
+            return False
+        state._recorded = True
+        try:
+            if late is not None:
+                tags = start_tags(self.policy, request, request.method, self._request_headers)
+                late.set_tags(span, tags)
+        except Exception as exc:
+            failures.report("tagging the server span", exc)
+        return True
 
     @staticmethod
     def _extract(
@@ -241,14 +277,14 @@ class ServerSpans:
         if (may_carry is None or may_carry(request.environ)) and not starter.nests():
             parent = self._extract(caps.tracer, request, caps.is_empty)
         name = request.method
-        tags = start_tags(self.policy, request, name, self._request_headers)
+        tags = self._first_tags(caps, request)
         scope = _under_parent_or_root(lambda parent: starter(name, parent, tags), parent)
         # None: a parent of a kind the starter does not handle; the tracer's own path does.
         return self._start_active(caps.tracer, name, parent, tags) if scope is None else scope
 
     @staticmethod
     def _start_active(
-        tracer: opentracing.Tracer, name: str, parent: Any, tags: dict[str, object]
+        tracer: opentracing.Tracer, name: str, parent: Any, tags: dict[str, object] | None
     ) -> Scope:
         if parent is None:
             # No retry without a parent: no closure to make.
@@ -275,26 +311,32 @@ class ServerSpans:
             return
         state._routed = True
         span = scope.span
-        # OpenTracing's own no-op span drops names and tags: build none.
-        if type(span) is not Span:
-            try:
-                try:
-                    name = self._name(request)
-                except Exception as exc:
-                    failures.report("the operation_name callable", exc)
-                    name = request.method
-                span.set_operation_name(self.policy.truncate(name))
-                names = self._attributes + attributes if attributes else self._attributes
-                if names:
-                    self._tracing.tag_attributes(span, request, names)
-            except Exception as exc:
-                failures.report("naming the server span", exc)
+        # OpenTracing's own no-op span drops names and tags, and a span the tracer does not
+        # record (not sampled) drops them too: build none.
+        if state._recorded and type(span) is not Span:
+            self._name_and_attributes(span, request, attributes)
         hook = self._start_hook
         if hook is not None:
             try:
                 hook(span, request)
             except Exception as exc:
                 failures.report("the start_span_hook", exc)
+
+    def _name_and_attributes(
+        self, span: Span, request: Request, attributes: tuple[str, ...]
+    ) -> None:
+        try:
+            try:
+                name = self._name(request)
+            except Exception as exc:
+                failures.report("the operation_name callable", exc)
+                name = request.method
+            span.set_operation_name(self.policy.truncate(name))
+            names = self._attributes + attributes if attributes else self._attributes
+            if names:
+                self._tracing.tag_attributes(span, request, names)
+        except Exception as exc:
+            failures.report("naming the server span", exc)
 
     # -- finish ----------------------------------------------------------------------------
 
@@ -323,7 +365,14 @@ class ServerSpans:
             self.routed(state, request)
         state._scope = None
         span = scope.span
-        if type(span) is not Span:
+        if not state._recorded:
+            caps = self._fixed or self._global
+            if caps is not None and caps.late_tags is not None:
+                # Sampled since the start (a hook or the view set sampling.priority): the
+                # span gets the tags it went without.
+                if self._record_late(state, request, span, caps.late_tags):
+                    self._name_and_attributes(span, request, ())
+        if state._recorded and type(span) is not Span:
             try:
                 caps = self._fixed or self._global
                 # Positional arguments: this runs on every request.
@@ -339,11 +388,12 @@ class ServerSpans:
                 )
             except Exception as exc:
                 failures.report("tagging the server span", exc)
-            if self._trace_headers and response is not None:
-                try:
-                    add_trace_headers(span, response, self._trace_headers)
-                except Exception as exc:
-                    failures.report("adding the trace response headers", exc)
+        if self._trace_headers and response is not None and type(span) is not Span:
+            # The caller's trace context, sampled or not: propagation, not a tag.
+            try:
+                add_trace_headers(span, response, self._trace_headers)
+            except Exception as exc:
+                failures.report("adding the trace response headers", exc)
         hook = self._finish_hook
         if hook is not None:
             try:

@@ -6,7 +6,9 @@ qualify (a subclass or another propagator always gets the generic OpenTracing pa
 * ``may_carry(environ)``: false when no header can carry a context, so extraction is skipped;
 * ``is_empty(context)``: true for an extracted context that is no context;
 * ``starter``: starts the server span without the tracer's own activation (the shim);
-* ``batch_span_type``: the span class whose tags can be set in one call.
+* ``batch_span_type``: the span class whose tags can be set in one call;
+* ``recorded(span)`` and ``late_tags``: whether the tracer keeps the span's tags (its sampling
+  decision), and how to set the start tags once the span is started and sampled.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from opentracing import Format
 
 from ._carrier import environ_key
 
-__all__ = ["Capabilities", "ServerSpanStarter", "capabilities"]
+_SHIM_MODULE: Final = "opentelemetry.shim.opentracing_shim"
+
+__all__ = ["Capabilities", "LateTags", "ServerSpanStarter", "capabilities", "span_recorded"]
 
 
 class ServerSpanStarter(Protocol):
@@ -29,7 +33,7 @@ class ServerSpanStarter(Protocol):
         """Whether a span is current already: the server span then nests under it."""
 
     def __call__(
-        self, operation_name: str, parent: object, tags: dict[str, object]
+        self, operation_name: str, parent: object, tags: dict[str, object] | None
     ) -> opentracing.Scope | None:
         """Start and activate the span under ``parent`` (or the current span when ``None``).
 
@@ -52,10 +56,24 @@ class Capabilities(NamedTuple):
     batch_span_type: type | None
     #: OpenTracing's own no-op tracer: nothing can read a tag.
     noop: bool
+    #: ``recorded(span)``: false when the tracer drops the span's tags (not sampled).
+    recorded: Callable[[Any], bool] | None
+    #: The start tags can wait until the span is started: its sampling decision ignores them.
+    late_tags: LateTags | None
+
+
+class LateTags(NamedTuple):
+    """How to start a span before its start tags are built, for a tracer that allows it."""
+
+    #: The tags the span starts with (what the tracer's own start reads), or ``None``.
+    early: dict[str, object] | None
+    #: ``set_tags(span, tags)``: add the start tags (but the ``early`` ones) to a started span.
+    set_tags: Callable[[Any, dict[str, object]], None]
 
 
 def capabilities(tracer: opentracing.Tracer) -> Capabilities:
     """Decide, once, what the hot path may skip or shortcut for ``tracer``."""
+    recorded, late = sampling_checks(tracer)
     return Capabilities(
         tracer,
         context_header_check(tracer),
@@ -63,7 +81,159 @@ def capabilities(tracer: opentracing.Tracer) -> Capabilities:
         server_span_starter(tracer),
         span_batch_type(tracer),
         type(tracer) is opentracing.Tracer,
+        recorded,
+        late,
     )
+
+
+# -- the sampling decision: skip the tags of a span the tracer will drop ---------------------
+#
+# A span that is not sampled keeps no tag (jaeger-client's set_tag drops them, OpenTelemetry's
+# NonRecordingSpan has no attributes) or is not meant to be reported (basictracer's
+# ``sampled`` flag, which its recorders check). Building its tags (the URL, the redaction of
+# the query and the captured headers) is work thrown away. The tracers decide at the start,
+# and their decision does not read the tags pyramid_tracing builds:
+#
+# * jaeger-client samples a new trace by trace id and operation name, a child by its parent's
+#   flags; it reads one tag at the start, ``span.kind`` (for ``one_span_per_rpc``), which the
+#   span starts with;
+# * basictracer samples by trace id or from the parent;
+# * the OpenTelemetry SDK gives the start attributes to its sampler, but its own samplers
+#   (``ALWAYS_ON``/``ALWAYS_OFF``, ``TraceIdRatioBased``, ``ParentBased`` over those) ignore
+#   them and return them unchanged: with one of those, the span starts without attributes and
+#   gets them in one ``set_attributes`` call when it records. Any other sampler may read the
+#   attributes: the span then starts with them all, as before, and only the later work
+#   (name, route, status, error, captured response headers) is skipped when it does not record.
+#
+# A span that becomes sampled later (a hook or the view setting ``sampling.priority`` on a
+# jaeger-client or basictracer span) is asked again at the finish, and then gets every tag.
+
+
+def sampling_checks(tracer: object) -> tuple[Callable[[Any], bool] | None, LateTags | None]:
+    """``(recorded, late_tags)`` for ``tracer``; ``(None, None)`` when every span records."""
+    module = type(tracer).__module__
+    if module == "jaeger_client.tracer":
+        from jaeger_client.tracer import Tracer as JaegerTracer
+
+        if type(tracer) is JaegerTracer:
+            from jaeger_client.span import Span as JaegerSpan
+            from opentracing.ext import tags as ext_tags
+
+            kind: dict[str, object] = {ext_tags.SPAN_KIND: ext_tags.SPAN_KIND_RPC_SERVER}
+
+            def set_jaeger_tags(span: Any, tags: dict[str, object]) -> None:
+                set_tag = span.set_tag
+                for key, value in tags.items():
+                    if key not in kind:
+                        set_tag(key, value)
+
+            return _recorded_check(JaegerSpan, _jaeger_sampled), LateTags(kind, set_jaeger_tags)
+    elif module == "basictracer.tracer":
+        from basictracer import BasicTracer  # type: ignore[import-untyped]
+        from basictracer.span import BasicSpan  # type: ignore[import-untyped]
+
+        if type(tracer) is BasicTracer:
+
+            def set_basic_tags(span: Any, tags: dict[str, object]) -> None:
+                if type(span) is BasicSpan:
+                    # Its set_tag is a locked dict item; one locked update is the same.
+                    with span._lock:
+                        span.tags.update(tags)
+                else:
+                    for key, value in tags.items():
+                        span.set_tag(key, value)
+
+            return _recorded_check(BasicSpan, _basic_sampled), LateTags(None, set_basic_tags)
+    elif module == _SHIM_MODULE:
+        from opentelemetry.shim.opentracing_shim import SpanShim, TracerShim
+
+        if type(tracer) is TracerShim:
+            recorded = _recorded_check(SpanShim, _shim_recording)
+            sampler = getattr(tracer.unwrap(), "sampler", None)  # type: ignore[no-untyped-call]
+            if not _builtin_sampler(sampler):
+                return recorded, None
+
+            def set_shim_tags(span: Any, tags: dict[str, object]) -> None:
+                span.unwrap().set_attributes(tags)
+
+            return recorded, LateTags(None, set_shim_tags)
+    return None, None
+
+
+def _recorded_check(span_type: type, check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    def recorded(span: Any) -> bool:
+        # Another span class (a scope manager's own wrapper): assume it records.
+        return type(span) is not span_type or check(span)
+
+    return recorded
+
+
+def _jaeger_sampled(span: Any) -> bool:
+    return bool(span.is_sampled())
+
+
+def _basic_sampled(span: Any) -> bool:
+    return span.context.sampled is not False
+
+
+def _shim_recording(span: Any) -> bool:
+    return bool(span.unwrap().is_recording())
+
+
+def _builtin_sampler(sampler: object) -> bool:
+    """Whether ``sampler`` is one of the SDK's own, which decide without the attributes."""
+    if sampler is None:
+        return False
+    from opentelemetry.sdk.trace import sampling
+
+    kind = type(sampler)
+    if kind in (sampling.StaticSampler, sampling._AlwaysOff, sampling._AlwaysOn):
+        return True
+    if kind is sampling.TraceIdRatioBased:
+        return True
+    if kind in (
+        sampling.ParentBased,
+        sampling.ParentBasedTraceIdRatio,
+        sampling._ParentBasedAlwaysOff,
+        sampling._ParentBasedAlwaysOn,
+    ):
+        delegates = (
+            "_root",
+            "_remote_parent_sampled",
+            "_remote_parent_not_sampled",
+            "_local_parent_sampled",
+            "_local_parent_not_sampled",
+        )
+        return all(_builtin_sampler(getattr(sampler, name, None)) for name in delegates)
+    return False
+
+
+_SPAN_RECORDED: dict[type, Callable[[Any], bool] | None] = {}
+
+
+def span_recorded(span: object) -> bool:
+    """Whether the tracer keeps ``span``'s tags (``False`` for a span it did not sample).
+
+    For the child spans of the instrumentation: a span of a tracer whose sampling is known
+    (jaeger-client, basictracer, the OpenTelemetry shim), else ``True``.
+    """
+    kind = type(span)
+    try:
+        check = _SPAN_RECORDED[kind]
+    except KeyError:
+        check = _SPAN_RECORDED[kind] = _span_check(kind)
+    return True if check is None else check(span)
+
+
+def _span_check(kind: type) -> Callable[[Any], bool] | None:
+    module, name = kind.__module__, kind.__qualname__
+    if (module, name) == ("jaeger_client.span", "Span"):
+        return _jaeger_sampled
+    if (module, name) == ("basictracer.span", "BasicSpan"):
+        return _basic_sampled
+    if (module, name) == (_SHIM_MODULE, "SpanShim"):
+        return _shim_recording
+    return None
 
 
 # -- skipping extraction when no header can carry a context ----------------------------------
@@ -95,7 +265,7 @@ def context_header_check(tracer: object) -> Callable[[dict[str, Any]], bool] | N
     """
     module = type(tracer).__module__
     if module == "basictracer.tracer":
-        from basictracer import BasicTracer  # type: ignore[import-untyped]
+        from basictracer import BasicTracer
         from basictracer.text_propagator import (  # type: ignore[import-untyped]
             TextPropagator as BasicPropagator,
         )
@@ -256,8 +426,6 @@ def span_batch_type(tracer: object) -> type | None:
 # Only the shim's own ``TracerShim`` qualifies, with a scope manager whose activation is the
 # shim's own (``ScopeManagerShim`` or a subclass that does not override ``activate``).
 
-_SHIM_MODULE: Final = "opentelemetry.shim.opentracing_shim"
-
 
 def server_span_starter(tracer: object) -> ServerSpanStarter | None:
     """A direct server span starter for ``tracer``, or ``None`` if it is not the plain shim."""
@@ -318,7 +486,7 @@ def server_span_starter(tracer: object) -> ServerSpanStarter | None:
             return bool(get_current_span().get_span_context().is_valid)
 
         def __call__(
-            self, operation_name: str, parent: object, tags: dict[str, object]
+            self, operation_name: str, parent: object, tags: dict[str, object] | None
         ) -> opentracing.Scope | None:
             if parent is None:
                 context = None  # the current context: nested under its span, if any
