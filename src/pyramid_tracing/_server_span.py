@@ -365,16 +365,18 @@ class ServerSpans:
             self.routed(state, request)
         state._scope = None
         span = scope.span
-        if not state._recorded:
-            caps = self._fixed or self._global
-            if caps is not None and caps.late_tags is not None:
-                # Sampled since the start (a hook or the view set sampling.priority): the
-                # span gets the tags it went without.
-                if self._record_late(state, request, span, caps.late_tags):
-                    self._name_and_attributes(span, request, ())
+        caps = self._fixed or self._global
+        if (
+            not state._recorded
+            and caps is not None
+            and caps.late_tags is not None
+            # Sampled since the start (a hook or the view set sampling.priority): the span
+            # gets the tags it went without.
+            and self._record_late(state, request, span, caps.late_tags)
+        ):
+            self._name_and_attributes(span, request, ())
         if state._recorded and type(span) is not Span:
             try:
-                caps = self._fixed or self._global
                 # Positional arguments: this runs on every request.
                 tag_result(
                     self._tracing,
