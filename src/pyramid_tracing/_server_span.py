@@ -101,6 +101,11 @@ class ServerSpans:
         self._fixed = None if tracer is None else capabilities(tracer)
         self._global: Capabilities | None = None
 
+    def routes_at_start(self) -> bool:
+        """Whether every span is routed as it starts (a given no-op tracer, no hooks)."""
+        fixed = self._fixed
+        return fixed is not None and fixed.noop and self._no_hooks
+
     def capabilities(self) -> Capabilities:
         """The tracer to use now, with what the hot path decided for it."""
         fixed = self._fixed
@@ -205,7 +210,7 @@ class ServerSpans:
                     # An outer WSGI layer already traces this request: nest under it.
                     parent = active.span
                 elif caps.may_carry is None or caps.may_carry(request.environ):
-                    parent = self._extract(tracer, request, caps.is_empty)
+                    parent = self._extract(caps, request)
                 else:
                     parent = None  # no header that this tracer reads: nothing to extract
                 name = request.method
@@ -219,11 +224,15 @@ class ServerSpans:
         recorded = caps.recorded
         if recorded is None:
             state._recorded = True
-        elif late is None:
-            state._recorded = recorded(scope.span)
         else:
-            state._recorded = False
-            self._record_late(state, request, scope.span, late)
+            span = scope.span
+            state._recorded = recorded(span)
+            if late is not None and state._recorded:
+                try:
+                    tags = start_tags(self.policy, request, request.method, self._request_headers)
+                    late.set_tags(span, tags)
+                except Exception as exc:
+                    failures.report("tagging the server span", exc)
         return scope
 
     def _first_tags(self, caps: Capabilities, request: Request) -> dict[str, object] | None:
@@ -255,12 +264,14 @@ class ServerSpans:
         return True
 
     @staticmethod
-    def _extract(
-        tracer: opentracing.Tracer, request: Request, is_empty: Callable[[object], bool] | None
-    ) -> Any:
+    def _extract(caps: Capabilities, request: Request) -> Any:
+        is_empty = caps.is_empty
         try:
-            carrier = cast("dict[str, str]", HeaderCarrier(request.environ))
-            context = tracer.extract(Format.HTTP_HEADERS, carrier)
+            environ = request.environ
+            carrier = None if caps.carrier is None else caps.carrier(environ)
+            if carrier is None:
+                carrier = cast("dict[str, str]", HeaderCarrier(environ))
+            context = caps.tracer.extract(Format.HTTP_HEADERS, carrier)
             return None if is_empty is not None and is_empty(context) else context
         except _EXPECTED_EXTRACT_ERRORS:
             return None
@@ -275,7 +286,10 @@ class ServerSpans:
         may_carry = caps.may_carry
         parent = None  # the starter nests the span under the current span, if any
         if (may_carry is None or may_carry(request.environ)) and not starter.nests():
-            parent = self._extract(caps.tracer, request, caps.is_empty)
+            try:
+                parent = starter.extract(request.environ)
+            except Exception as exc:
+                failures.report("extracting the trace context from the request headers", exc)
         name = request.method
         tags = self._first_tags(caps, request)
         scope = _under_parent_or_root(lambda parent: starter(name, parent, tags), parent)

@@ -32,6 +32,9 @@ class ServerSpanStarter(Protocol):
     def nests(self) -> bool:
         """Whether a span is current already: the server span then nests under it."""
 
+    def extract(self, environ: dict[str, Any]) -> object | None:
+        """The caller's context from the request headers, or ``None`` when there is none."""
+
     def __call__(
         self, operation_name: str, parent: object, tags: dict[str, object] | None
     ) -> opentracing.Scope | None:
@@ -60,6 +63,9 @@ class Capabilities(NamedTuple):
     recorded: Callable[[Any], bool] | None
     #: The start tags can wait until the span is started: its sampling decision ignores them.
     late_tags: LateTags | None
+    #: ``carrier(environ)``: only the headers the tracer's ``extract`` reads, or ``None`` for
+    #: the whole :class:`~pyramid_tracing._carrier.HeaderCarrier`.
+    carrier: Callable[[dict[str, Any]], dict[str, str] | None] | None
 
 
 class LateTags(NamedTuple):
@@ -83,6 +89,7 @@ def capabilities(tracer: opentracing.Tracer) -> Capabilities:
         type(tracer) is opentracing.Tracer,
         recorded,
         late,
+        context_carrier(tracer),
     )
 
 
@@ -127,7 +134,11 @@ def sampling_checks(tracer: object) -> tuple[Callable[[Any], bool] | None, LateT
                     if key not in kind:
                         set_tag(key, value)
 
-            return _recorded_check(JaegerSpan, _jaeger_sampled), LateTags(kind, set_jaeger_tags)
+            def jaeger_recorded(span: Any) -> bool:
+                # Another span class (a scope manager's own wrapper): assume it records.
+                return type(span) is not JaegerSpan or bool(span.is_sampled())
+
+            return jaeger_recorded, LateTags(kind, set_jaeger_tags)
     elif module == "basictracer.tracer":
         from basictracer import BasicTracer  # type: ignore[import-untyped]
         from basictracer.span import BasicSpan  # type: ignore[import-untyped]
@@ -143,7 +154,10 @@ def sampling_checks(tracer: object) -> tuple[Callable[[Any], bool] | None, LateT
                     for key, value in tags.items():
                         span.set_tag(key, value)
 
-            return _recorded_check(BasicSpan, _basic_sampled), LateTags(None, set_basic_tags)
+            def basic_recorded(span: Any) -> bool:
+                return type(span) is not BasicSpan or span.context.sampled is not False
+
+            return basic_recorded, LateTags(None, set_basic_tags)
     elif module == _SHIM_MODULE:
         from opentelemetry.shim.opentracing_shim import SpanShim, TracerShim
 
@@ -303,6 +317,117 @@ def _ot_check(tracer: Any, propagator_type: type) -> Callable[[dict[str, Any]], 
     return may_carry
 
 
+# -- extracting from the headers the tracer reads, not from all of them ---------------------
+#
+# The same tracers' extract iterates over the whole carrier and compares each name, lowercased,
+# with its own few names and prefixes. Given a carrier of only the headers that equal one of
+# its names, it finds the same context (each header appears once in either carrier, named as
+# HeaderCarrier names it, lowercased). A request with a header under one of its prefixes
+# (baggage) gets the whole carrier.
+
+
+def context_carrier(
+    tracer: object,
+) -> Callable[[dict[str, Any]], dict[str, str] | None] | None:
+    """``carrier(environ)`` for a tracer whose extraction is known, else ``None``."""
+    module = type(tracer).__module__
+    if module == "basictracer.tracer":
+        from basictracer import BasicTracer
+        from basictracer.text_propagator import TextPropagator as BasicPropagator
+
+        if type(tracer) is BasicTracer:
+            return _ot_carrier(tracer, BasicPropagator)
+    elif module == "opentracing.mocktracer.tracer":
+        from opentracing.mocktracer import MockTracer
+        from opentracing.mocktracer.text_propagator import TextPropagator as MockPropagator
+
+        if type(tracer) is MockTracer:
+            return _ot_carrier(tracer, MockPropagator)
+    elif module == "jaeger_client.tracer":
+        from jaeger_client.tracer import Tracer as JaegerTracer
+
+        if type(tracer) is JaegerTracer:
+            return _jaeger_carrier(tracer)
+    return None
+
+
+def _header_name(key: str) -> str:
+    # How HeaderCarrier names an HTTP_ environ key, lowercased (as the tracers compare it).
+    return key[5:].replace("_", "-").lower()
+
+
+_OT_KEYS: Final = tuple(
+    (key, _header_name(key))
+    for key in ("HTTP_OT_TRACER_TRACEID", "HTTP_OT_TRACER_SPANID", "HTTP_OT_TRACER_SAMPLED")
+)
+_OT_BAGGAGE: Final = "\nHTTP_OT_BAGGAGE_"
+
+
+def _prefixed(environ: dict[str, Any], prefix: str) -> bool:
+    try:
+        # "\n" marks where a key starts; one join is cheaper than a loop over the keys.
+        return prefix in "\n" + "\n".join(environ)
+    except TypeError:  # a key that is not a string
+        return True
+
+
+def _ot_carrier(
+    tracer: Any, propagator_type: type
+) -> Callable[[dict[str, Any]], dict[str, str] | None]:
+    propagators = tracer._propagators
+
+    def carrier(environ: dict[str, Any]) -> dict[str, str] | None:
+        if type(propagators.get(Format.HTTP_HEADERS)) is not propagator_type:
+            return None
+        if _prefixed(environ, _OT_BAGGAGE):
+            return None
+        found = {}
+        for key, name in _OT_KEYS:
+            value = environ.get(key)
+            if value is not None:
+                found[name] = value
+        return found
+
+    return carrier
+
+
+def _jaeger_carrier(tracer: Any) -> Callable[[dict[str, Any]], dict[str, str] | None]:
+    from jaeger_client.codecs import TextCodec
+
+    codecs = tracer.codecs
+    # (the codec's names, ((environ key, carrier name), ...), the baggage key prefix)
+    known: list[tuple[tuple[object, ...], tuple[tuple[str, str], ...], str]] = []
+
+    def carrier(environ: dict[str, Any]) -> dict[str, str] | None:
+        codec = codecs.get(Format.HTTP_HEADERS)
+        if type(codec) is not TextCodec:
+            return None
+        names = (
+            codec.trace_id_header,
+            codec.debug_id_header,
+            codec.baggage_header,
+            codec.baggage_prefix,
+        )
+        if not known or known[0][0] != names:
+            if not all(isinstance(name, str) and name.isascii() for name in names):
+                return None
+            keys = [environ_key(cast("str", name)) for name in names]
+            if not all(key.startswith("HTTP_") for key in keys):
+                return None
+            known[:] = [(names, tuple((key, _header_name(key)) for key in keys[:3]), keys[3])]
+        _, pairs, prefix = known[0]
+        if _prefixed(environ, "\n" + prefix):
+            return None
+        found = {}
+        for key, name in pairs:
+            value = environ.get(key)
+            if value is not None:
+                found[name] = value
+        return found
+
+    return carrier
+
+
 def _otel_check() -> Callable[[dict[str, Any]], bool]:
     """The OpenTelemetry shim extracts with the global propagator, by looking headers up.
 
@@ -431,7 +556,9 @@ def server_span_starter(tracer: object) -> ServerSpanStarter | None:
     """A direct server span starter for ``tracer``, or ``None`` if it is not the plain shim."""
     if type(tracer).__module__ != _SHIM_MODULE:
         return None
-    from opentelemetry.context import attach, detach, set_value
+    from opentelemetry.context import Context, attach, detach, set_value
+    from opentelemetry.propagate import get_global_textmap
+    from opentelemetry.propagators.textmap import Getter
     from opentelemetry.shim.opentracing_shim import (
         _SHIM_KEY,
         ScopeManagerShim,
@@ -476,6 +603,26 @@ def server_span_starter(tracer: object) -> ServerSpanStarter | None:
 
     otel_tracer = tracer.unwrap()  # type: ignore[no-untyped-call]
     server = SpanKind.SERVER
+    keys: dict[str, str] = {}
+
+    class EnvironGetter(Getter[dict[str, Any]]):
+        """What the shim's extract reads through ``HeaderCarrier``, from the environ itself."""
+
+        def get(self, carrier: dict[str, Any], key: str) -> list[str] | None:
+            environ_name = keys.get(key)
+            if environ_name is None:
+                environ_name = environ_key(key)
+                if len(keys) < 64:  # the propagators' own few names
+                    keys[key] = environ_name
+            value = carrier.get(environ_name)
+            return None if value is None else [value]
+
+        def keys(self, carrier: dict[str, Any]) -> list[str]:
+            from ._carrier import HeaderCarrier
+
+            return list(HeaderCarrier(carrier).keys())
+
+    getter = EnvironGetter()
 
     class Starter:
         __slots__ = ()
@@ -485,11 +632,22 @@ def server_span_starter(tracer: object) -> ServerSpanStarter | None:
             # layer (OpenTelemetry's WSGI middleware, or a shim scope).
             return bool(get_current_span().get_span_context().is_valid)
 
+        def extract(self, environ: dict[str, Any]) -> object | None:
+            # The shim's extract is the global propagator's, then get_current_span, wrapped
+            # in a SpanContextShim that the start unwraps and wraps again: the context the
+            # propagator returns is already what start_span takes.
+            context = get_global_textmap().extract(environ, getter=getter)
+            if not get_current_span(context).get_span_context().is_valid:
+                return None  # no context: a new root, as with the shim's empty context
+            return context
+
         def __call__(
             self, operation_name: str, parent: object, tags: dict[str, object] | None
         ) -> opentracing.Scope | None:
             if parent is None:
                 context = None  # the current context: nested under its span, if any
+            elif type(parent) is Context:
+                context = parent  # from extract()
             elif type(parent) is SpanContextShim:
                 context = set_span_in_context(NonRecordingSpan(parent.unwrap()))
             elif type(parent) is SpanShim:
