@@ -154,12 +154,11 @@ class ServerSpans:
             attributes: request attributes the decorator records besides the traced ones.
         """
         caps = self._fixed or self.capabilities()
-        if caps.noop and self._no_hooks:
+        noop_scope = caps.noop_scope
+        if noop_scope is not None and self._no_hooks:
             # OpenTracing's own no-op tracer and no hooks: nothing can read a tag, so none is
             # built, and the no-op scope cannot fail. The span is still the request's span.
-            state._scope = caps.tracer.start_active_span(
-                request.method, finish_on_close=True, ignore_active_span=True
-            )
+            state._scope = noop_scope
             state._routed = True
             current.set(self._tracing)  # in the context copy made by run(): it dies with it
             try:

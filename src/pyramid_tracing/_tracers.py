@@ -66,6 +66,8 @@ class Capabilities(NamedTuple):
     #: ``carrier(environ)``: only the headers the tracer's ``extract`` reads, or ``None`` for
     #: the whole :class:`~pyramid_tracing._carrier.HeaderCarrier`.
     carrier: Callable[[dict[str, Any]], dict[str, str] | None] | None
+    #: What every ``start_active_span`` of OpenTracing's own no-op tracer returns.
+    noop_scope: opentracing.Scope | None
 
 
 class LateTags(NamedTuple):
@@ -80,16 +82,19 @@ class LateTags(NamedTuple):
 def capabilities(tracer: opentracing.Tracer) -> Capabilities:
     """Decide, once, what the hot path may skip or shortcut for ``tracer``."""
     recorded, late = sampling_checks(tracer)
+    noop = type(tracer) is opentracing.Tracer
     return Capabilities(
         tracer,
         context_header_check(tracer),
         empty_context_check(tracer),
         server_span_starter(tracer),
         span_batch_type(tracer),
-        type(tracer) is opentracing.Tracer,
+        noop,
         recorded,
         late,
         context_carrier(tracer),
+        # Its start_active_span returns this one scope, whatever it is given.
+        tracer._noop_scope if noop else None,  # type: ignore[attr-defined]
     )
 
 
