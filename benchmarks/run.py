@@ -352,14 +352,18 @@ def server_throughput(opts: argparse.Namespace, env: dict[str, str]) -> dict[str
             for variant in results:
                 results[variant].append(serve_and_load(variant, opts, env, server))
         medians = {variant: statistics.median(values) for variant, values in results.items()}
+        # Ratios of the best runs, as for the in-process samples: on a shared machine the
+        # noise (the load clients share the two cores too) only ever lowers throughput.
+        best = {variant: max(values) for variant, values in results.items()}
         out[server] = {
             "server": (
                 "waitress, 4 threads" if server == "waitress" else "gunicorn, 2 sync workers"
             ),
             "requests_per_s": results,
             "median_requests_per_s": medians,
+            "best_requests_per_s": best,
             "traced_over_untraced": {
-                variant: medians[variant] / medians["bare"] for variant in SERVER_APPS[1:]
+                variant: best[variant] / best["bare"] for variant in SERVER_APPS[1:]
             },
         }
     return out
@@ -621,14 +625,19 @@ def table(result: dict[str, Any]) -> str:
                 f"\n### Under {run['server']} (127.0.0.1, {server['clients']} clients, "
                 f"{server['requests']} browser requests per run)\n"
             )
-            out.append("| app | requests/s (median) | runs | traced / untraced |")
-            out.append("| --- | ---: | --- | ---: |")
+            out.append(
+                "| app | requests/s (best) | requests/s (median) | runs | traced / untraced "
+                "(best) |"
+            )
+            out.append("| --- | ---: | ---: | --- | ---: |")
             for variant in SERVER_APPS:
                 runs = ", ".join(f"{v:.0f}" for v in run["requests_per_s"][variant])
                 ratio = run["traced_over_untraced"].get(variant)
+                best = run.get("best_requests_per_s", run["median_requests_per_s"])[variant]
                 out.append(
-                    f"| {SERVER_LABELS[variant]} | {run['median_requests_per_s'][variant]:.0f} | "
-                    f"{runs} | {_fmt(ratio, '.2f')} |"
+                    f"| {SERVER_LABELS[variant]} | {best:.0f} | "
+                    f"{run['median_requests_per_s'][variant]:.0f} | {runs} | "
+                    f"{_fmt(ratio, '.2f')} |"
                 )
     if memory := result.get("memory"):
         out.append(
@@ -783,7 +792,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="comma-separated variants (default: all)")
     parser.add_argument("--clients", type=int, default=8, help="keep-alive load clients")
     parser.add_argument("--server-requests", type=int, default=10_000)
-    parser.add_argument("--server-rounds", type=int, default=3)
+    parser.add_argument("--server-rounds", type=int, default=5)
     parser.add_argument("--memory-requests", type=int, default=200_000)
     parser.add_argument("--no-server", action="store_true", help="skip the waitress run")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory run")
@@ -793,10 +802,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--from-json", type=Path, help="recompute the summary of this results file, render it"
     )
+    parser.add_argument(
+        "--server-only",
+        action="store_true",
+        help="with --from-json: run the real-server part again into that results file",
+    )
     opts = parser.parse_args(argv)
     if opts.from_json:
         result = json.loads(opts.from_json.read_text())
         result["summary"] = summarise(result["timing"]["stats"])
+        if opts.server_only:
+            result["server"] = server_throughput(opts, _env(opts.source))
+            result["server"]["targets"] = server_targets(result["server"])
         opts.from_json.write_text(json.dumps(result, indent=1) + "\n")
         text = table(result)
         print(text)
