@@ -35,10 +35,15 @@ TRACER_LABELS = {
     "otel": "OpenTelemetry shim, dropping processor",
 }
 
-#: The targets of the performance issue, checked on every run.
+#: The targets of the performance issues, checked on every run. The integration tax is
+#: (pyramid_tracing - floor tween) / bare, per request shape; a sampled-out request has less
+#: room. pyramid_opentracing's overhead is compared on the shapes that sample.
 MAX_INTEGRATION_TAX = 0.35
+MAX_SAMPLED_OUT_TAX = 0.15
 MAX_OVERHEAD_VS_PEER = 0.6
-MAX_NOOP_RATIO = 1.20
+MAX_NOOP_RATIO = 1.15
+SHAPES = ("health", "browser", "service", "unsampled", "post")
+PEER_SHAPES = ("health", "browser", "service", "post")
 NOISE_FRACTION = 0.05
 #: Memory growth allowed over the whole run (a leak of one byte per request would exceed it).
 MAX_TRACEMALLOC_GROWTH = 64 * 1024
@@ -99,7 +104,11 @@ class _Sampler:
             stderr=subprocess.PIPE,
             text=True,
         )
-        self.ready: dict[str, Any] = self._read()
+        self.ready: dict[str, Any] = {}
+
+    def wait_ready(self) -> dict[str, Any]:
+        self.ready = self._read()
+        return self.ready
 
     def _read(self) -> dict[str, Any]:
         assert self.process.stdout is not None
@@ -142,9 +151,13 @@ def time_variants(names: list[str], opts: argparse.Namespace, env: dict[str, str
     skipped: dict[str, str] = {}
     ops: dict[str, int] = {}
     samplers: list[_Sampler] = []
+    started_all: list[_Sampler] = []
     try:
-        for name in names:
-            sampler = _Sampler(name, opts, env)
+        # Started together (each builds its app and warms up), then waited for in turn.
+        started_all = [_Sampler(name, opts, env) for name in names]
+        for sampler in started_all:
+            name = sampler.name
+            sampler.wait_ready()
             if "skipped" in sampler.ready:
                 skipped[name] = sampler.ready["skipped"]
                 print(f"  skipped {name}: {skipped[name]}", file=sys.stderr)
@@ -152,6 +165,7 @@ def time_variants(names: list[str], opts: argparse.Namespace, env: dict[str, str
                 continue
             ops[name] = sampler.ready["ops"]
             samplers.append(sampler)
+        started_all = []
         for round_no in range(opts.rounds):
             # Rotate the order each round: no variant always runs first or right after another.
             shift = round_no % max(1, len(samplers))
@@ -165,7 +179,7 @@ def time_variants(names: list[str], opts: argparse.Namespace, env: dict[str, str
                     file=sys.stderr,
                 )
     finally:
-        for sampler in samplers:
+        for sampler in samplers + [s for s in started_all if s not in samplers]:
             sampler.close()
     stats = {}
     for name, values in samples.items():
@@ -183,9 +197,21 @@ def time_variants(names: list[str], opts: argparse.Namespace, env: dict[str, str
 # -- a real server ---------------------------------------------------------------------------
 
 
+#: The request the load clients send: the browser shape (13 headers, cookies, a query).
+def _load_request() -> tuple[str, dict[str, str]]:
+    from benchmarks import variants
+
+    _, url, headers, _ = variants.request_shape("browser")
+    return url, headers
+
+
 def _load(port: int, clients: int, total: int) -> float:
-    """Requests/s of ``clients`` keep-alive connections sending ``total`` requests in all."""
-    path = "/hello/world?lang=en&page=2"
+    """Requests/s of ``clients`` connections sending ``total`` requests in all.
+
+    Keep-alive where the server keeps the connection (waitress); http.client reconnects
+    where it closes it (gunicorn's sync workers).
+    """
+    path, headers = _load_request()
     per_client = [total // clients + (1 if i < total % clients else 0) for i in range(clients)]
     errors: list[BaseException] = []
     barrier = threading.Barrier(clients + 1)
@@ -195,12 +221,14 @@ def _load(port: int, clients: int, total: int) -> float:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             barrier.wait()
             for _ in range(count):
-                conn.request("GET", path, headers={"Host": "bench.example.com"})
+                conn.request("GET", path, headers=headers)
                 response = conn.getresponse()
                 response.read()
                 if response.status != 200:
                     msg = f"GET {path} answered {response.status}"
                     raise RuntimeError(msg)
+                if response.will_close:
+                    conn.close()
             conn.close()
         except BaseException as exc:
             errors.append(exc)
@@ -219,44 +247,126 @@ def _load(port: int, clients: int, total: int) -> float:
     return total / elapsed
 
 
-def serve_and_load(variant: str, opts: argparse.Namespace, env: dict[str, str]) -> float:
-    command = [sys.executable, "-m", "benchmarks.worker", "serve", variant, "--threads=4"]
-    server = subprocess.Popen(
-        command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+#: The apps served in the real-server runs: untraced, the no-op tracer, OpenTelemetry at 10 %.
+SERVER_APPS = ("bare", "pt-noop", "pt-otel10")
+SERVER_LABELS = {
+    "bare": "untraced",
+    "pt-noop": "pyramid_tracing, no-op tracer",
+    "pt-otel10": "pyramid_tracing, OpenTelemetry shim, 10 % of traces sampled",
+}
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _stop(server: subprocess.Popen[str]) -> None:
+    server.terminate()  # by its PID: the server we started, and gunicorn stops its workers
     try:
-        assert server.stdout is not None
-        line = server.stdout.readline()
-        if not line:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+def _wait_for_port(server: subprocess.Popen[str], port: int, seconds: float = 30) -> None:
+    import socket
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
             errors = server.stderr.read() if server.stderr else ""
-            msg = f"the {variant} server did not start: {errors}"
+            msg = f"the server exited ({server.returncode}): {errors[-2000:]}"
             raise RuntimeError(msg)
-        port = json.loads(line)["port"]
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    msg = f"nothing listens on 127.0.0.1:{port} after {seconds} s"
+    raise RuntimeError(msg)
+
+
+def serve_and_load(
+    variant: str, opts: argparse.Namespace, env: dict[str, str], server: str = "waitress"
+) -> float:
+    if server == "gunicorn":
+        port = _free_port()
+        command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers=2",
+            "--worker-class=sync",
+            f"--bind=127.0.0.1:{port}",
+            "--log-level=warning",
+            "benchmarks.worker:gunicorn_app()",
+        ]
+        process = subprocess.Popen(
+            command,
+            env={**env, "BENCH_SERVER_APP": variant},
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    else:
+        command = [sys.executable, "-m", "benchmarks.worker", "serve", variant, "--threads=4"]
+        process = subprocess.Popen(
+            command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+    try:
+        if server == "gunicorn":
+            _wait_for_port(process, port)
+        else:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            if not line:
+                errors = process.stderr.read() if process.stderr else ""
+                msg = f"the {variant} server did not start: {errors}"
+                raise RuntimeError(msg)
+            port = json.loads(line)["port"]
         _load(port, opts.clients, max(200, opts.server_requests // 10))  # warm up
         return _load(port, opts.clients, opts.server_requests)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        _stop(process)
+
+
+def _gunicorn_available() -> bool:
+    import importlib.util
+
+    return os.name == "posix" and importlib.util.find_spec("gunicorn") is not None
 
 
 def server_throughput(opts: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
-    results: dict[str, list[float]] = {"bare": [], "pt-basic": []}
-    for _ in range(opts.server_rounds):
-        for variant in results:
-            results[variant].append(serve_and_load(variant, opts, env))
-    medians = {variant: statistics.median(values) for variant, values in results.items()}
-    return {
-        "server": "waitress, 4 threads, 127.0.0.1",
-        "clients": opts.clients,
-        "requests": opts.server_requests,
-        "requests_per_s": results,
-        "median_requests_per_s": medians,
-        "traced_over_untraced": medians["pt-basic"] / medians["bare"],
-    }
+    servers = ["waitress"] + (["gunicorn"] if _gunicorn_available() else [])
+    out: dict[str, Any] = {"clients": opts.clients, "requests": opts.server_requests}
+    for server in servers:
+        results: dict[str, list[float]] = {variant: [] for variant in SERVER_APPS}
+        for _ in range(opts.server_rounds):
+            # Interleaved: each round serves every app once.
+            for variant in results:
+                results[variant].append(serve_and_load(variant, opts, env, server))
+        medians = {variant: statistics.median(values) for variant, values in results.items()}
+        # Ratios of the best runs, as for the in-process samples: on a shared machine the
+        # noise (the load clients share the two cores too) only ever lowers throughput.
+        best = {variant: max(values) for variant, values in results.items()}
+        out[server] = {
+            "server": (
+                "waitress, 4 threads" if server == "waitress" else "gunicorn, 2 sync workers"
+            ),
+            "requests_per_s": results,
+            "median_requests_per_s": medians,
+            "best_requests_per_s": best,
+            "traced_over_untraced": {
+                variant: best[variant] / best["bare"] for variant in SERVER_APPS[1:]
+            },
+        }
+    return out
 
 
 # -- the report ------------------------------------------------------------------------------
@@ -300,8 +410,13 @@ def machine() -> dict[str, Any]:
     return info
 
 
+def shaped(name: str, shape: str) -> str:
+    """The variant name of ``name`` on request ``shape`` (the health check keeps the name)."""
+    return name if shape == "health" else f"{name}@{shape}"
+
+
 def summarise(stats: dict[str, Any]) -> dict[str, Any]:
-    """Overheads, ratios and the targets' verdicts from the timing stats."""
+    """Overheads, ratios and the targets' verdicts from the timing stats, per request shape."""
 
     def med(name: str) -> float | None:
         # Each variant's best round: on a shared machine noise only ever adds time, and the
@@ -309,7 +424,7 @@ def summarise(stats: dict[str, Any]) -> dict[str, Any]:
         return stats[name]["min_us"] if name in stats else None
 
     bare = med("bare")
-    summary: dict[str, Any] = {"tracers": {}, "targets": []}
+    summary: dict[str, Any] = {"shapes": {}, "targets": []}
     if bare is None:
         return summary
     # Robust to one slow sample: twice the median absolute deviation of bare's samples.
@@ -319,45 +434,61 @@ def summarise(stats: dict[str, Any]) -> dict[str, Any]:
     summary["bare_us"] = bare
     summary["noise_us"] = noise
     targets = summary["targets"]
-    for tracer in TRACERS:
-        raw, pt, po = med(f"raw-{tracer}"), med(f"pt-{tracer}"), med(f"po-{tracer}")
-        floor = med(f"floor-{tracer}")
-        row: dict[str, Any] = {"raw_span_us": raw}
-        for key, value in (
-            ("pyramid_tracing", pt),
-            ("pyramid_opentracing", po),
-            ("floor", floor),
-        ):
-            if value is None:
+    for shape in SHAPES:
+        shape_bare = med(shaped("bare", shape))
+        if shape_bare is None:
+            continue
+        entry: dict[str, Any] = {"bare_us": shape_bare, "tracers": {}}
+        summary["shapes"][shape] = entry
+        max_tax = MAX_SAMPLED_OUT_TAX if shape == "unsampled" else MAX_INTEGRATION_TAX
+        for tracer in TRACERS:
+            pt = med(shaped(f"pt-{tracer}", shape))
+            po = med(shaped(f"po-{tracer}", shape))
+            floor = med(shaped(f"floor-{tracer}", shape))
+            row: dict[str, Any] = {}
+            if shape == "health":
+                row["raw_span_us"] = med(f"raw-{tracer}")
+            for key, value in (
+                ("pyramid_tracing", pt),
+                ("pyramid_opentracing", po),
+                ("floor", floor),
+            ):
+                if value is None:
+                    continue
+                row[f"{key}_us"] = value
+                row[f"{key}_overhead_us"] = value - shape_bare
+                row[f"{key}_ratio"] = value / shape_bare
+                if floor is not None:
+                    # What the integration costs beyond the tracer's own extract and span.
+                    row[f"{key}_tax"] = (value - floor) / shape_bare
+            if pt is not None and po is not None and po > shape_bare:
+                row["overhead_vs_peer"] = (pt - shape_bare) / (po - shape_bare)
+            if floor is not None and po is not None and po > shape_bare:
+                row["floor_vs_peer"] = (floor - shape_bare) / (po - shape_bare)
+            if not row or row.keys() == {"raw_span_us"}:
                 continue
-            row[f"{key}_us"] = value
-            row[f"{key}_overhead_us"] = value - bare
-            row[f"{key}_ratio"] = value / bare
-            if raw is not None:
-                row[f"{key}_tax"] = (value - bare - raw) / bare
-        if pt is not None and po is not None and po > bare:
-            row["overhead_vs_peer"] = (pt - bare) / (po - bare)
-        if floor is not None and po is not None and po > bare:
-            row["floor_vs_peer"] = (floor - bare) / (po - bare)
-        summary["tracers"][tracer] = row
-        if "pyramid_tracing_tax" in row:
-            targets.append(
-                _target(
-                    f"integration tax, {tracer}",
-                    row["pyramid_tracing_tax"],
-                    MAX_INTEGRATION_TAX,
+            entry["tracers"][tracer] = row
+            if "pyramid_tracing_tax" in row:
+                targets.append(
+                    _target(
+                        f"integration tax, {shape}, {tracer}", row["pyramid_tracing_tax"], max_tax
+                    )
                 )
-            )
-        if "overhead_vs_peer" in row:
-            targets.append(
-                _target(
-                    f"overhead / pyramid_opentracing's, {tracer}",
-                    row["overhead_vs_peer"],
-                    MAX_OVERHEAD_VS_PEER,
+            if "overhead_vs_peer" in row and shape in PEER_SHAPES:
+                targets.append(
+                    _target(
+                        f"overhead / pyramid_opentracing's, {shape}, {tracer}",
+                        row["overhead_vs_peer"],
+                        MAX_OVERHEAD_VS_PEER,
+                    )
                 )
+        if (noop := med(shaped("pt-noop", shape))) is not None:
+            entry["noop_ratio"] = noop / shape_bare
+            targets.append(
+                _target(f"no-op tracer time / bare, {shape}", noop / shape_bare, MAX_NOOP_RATIO)
             )
-    if (noop := med("pt-noop")) is not None:
-        targets.append(_target("no-op tracer time / bare", noop / bare, MAX_NOOP_RATIO))
+        if (otel := med(shaped("otel-pyramid", shape))) is not None:
+            entry["otel_instrumentation"] = {"us": otel, "overhead_us": otel - shape_bare}
     for name, label in (
         ("pt-basic-excluded", "excluded request"),
         ("pt-basic-trace-all-false", "trace_all = false"),
@@ -371,8 +502,6 @@ def summarise(stats: dict[str, Any]) -> dict[str, Any]:
                     "ok": abs(value - bare) <= noise,
                 }
             )
-    if (otel := med("otel-pyramid")) is not None:
-        summary["otel_instrumentation"] = {"us": otel, "overhead_us": otel - bare}
     return summary
 
 
@@ -410,34 +539,52 @@ def table(result: dict[str, Any]) -> str:
             f"| {LABELS.get(name, name)} | {s['median_us']:.1f} | {s['min_us']:.1f} | "
             f"{s['max_us']:.1f} | {s['min_us'] - bare:+.1f} | {s['min_us'] / bare:.2f} |"
         )
-    out.append("\n### Against the tracer's own cost and the peer\n")
-    out.append(
-        "| tracer | raw span (µs) | pyramid_tracing overhead (µs) | pyramid_opentracing "
-        "overhead (µs) | overhead / peer's | integration tax: pyramid_tracing | "
-        "integration tax: pyramid_opentracing | floor tween overhead (µs) | floor: tax, "
-        "overhead / peer's |"
-    )
-    out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for tracer, row in summary.get("tracers", {}).items():
+    for shape, entry in summary.get("shapes", {}).items():
+        out.append(f"\n### {SHAPE_TITLES[shape]}: µs per request over bare Pyramid\n")
         out.append(
-            f"| {TRACER_LABELS[tracer]} | {_fmt(row.get('raw_span_us'))} | "
-            f"{_fmt(row.get('pyramid_tracing_overhead_us'))} | "
-            f"{_fmt(row.get('pyramid_opentracing_overhead_us'))} | "
-            f"{_fmt(row.get('overhead_vs_peer'), '.2f')} | "
-            f"{_fmt(row.get('pyramid_tracing_tax'), '.2f')} | "
-            f"{_fmt(row.get('pyramid_opentracing_tax'), '.2f')} | "
-            f"{_fmt(row.get('floor_overhead_us'))} | "
-            f"{_fmt(row.get('floor_tax'), '.2f')}, {_fmt(row.get('floor_vs_peer'), '.2f')} |"
+            f"Bare Pyramid: {entry['bare_us']:.1f} µs (best sample). Integration tax = "
+            "(pyramid_tracing - floor tween) / bare."
         )
+        if "noop_ratio" in entry:
+            out.append(f"No-op tracer: time / bare {entry['noop_ratio']:.2f}.")
+        if otel := entry.get("otel_instrumentation"):
+            out.append(f"opentelemetry-instrumentation-pyramid: {otel['overhead_us']:+.1f} µs.")
+        out.append("")
+        out.append(
+            "| tracer | pyramid_tracing | pyramid_opentracing | floor tween | overhead / "
+            "peer's | integration tax: ours, peer's | floor / peer's |"
+        )
+        out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for tracer, row in entry["tracers"].items():
+            out.append(
+                f"| {TRACER_LABELS[tracer]} | "
+                f"{_fmt(row.get('pyramid_tracing_overhead_us'), '+.1f')} | "
+                f"{_fmt(row.get('pyramid_opentracing_overhead_us'), '+.1f')} | "
+                f"{_fmt(row.get('floor_overhead_us'), '+.1f')} | "
+                f"{_fmt(row.get('overhead_vs_peer'), '.2f')} | "
+                f"{_fmt(row.get('pyramid_tracing_tax'), '.2f')}, "
+                f"{_fmt(row.get('pyramid_opentracing_tax'), '.2f')} | "
+                f"{_fmt(row.get('floor_vs_peer'), '.2f')} |"
+            )
     out.append(
-        "\nIntegration tax = (time - bare - raw span) / bare: what the integration costs beyond "
-        "the tracer's own span (start an active span, set 7 tags, finish). The floor tween is "
-        "the least any integration can do: a bare tween making the same span (same 7 tags, "
-        "renamed after the route) with no extraction, redaction, error tagging or fail-open "
-        "handling; where its own tax or ratio misses a target, no integration can meet it. "
-        "Overheads, ratios and targets use each variant's best sample (min): on a shared "
-        "machine noise only adds time."
+        "\nThe floor tween is the least any integration can do: the tracer's own `extract` "
+        "from a plain dict of the same headers, then the same span (same 7 tags, renamed "
+        "after the route), with no carrier, redaction, sampling check, error tagging or "
+        "fail-open handling. Where the floor's own ratio to pyramid_opentracing misses a "
+        "target, no integration can meet it. Overheads, ratios and targets use each "
+        "variant's best sample (min): on a shared machine noise only adds time."
     )
+    raw = [
+        (tracer, stats[f"raw-{tracer}"]["min_us"])
+        for tracer in TRACERS
+        if f"raw-{tracer}" in stats
+    ]
+    if raw:
+        out.append(
+            "\nThe tracer alone (start an active span, set 7 tags, finish, in a tight loop): "
+            + ", ".join(f"{TRACER_LABELS[t]} {us:.1f} µs" for t, us in raw)
+            + "."
+        )
     if any(name in stats for name in ("call-plain", "call-traced-basic")):
         out.append("\n### `@traced` per call, basictracer (µs per call)\n")
         out.append("| call | median | min | max |")
@@ -470,16 +617,28 @@ def table(result: dict[str, Any]) -> str:
             elif name in result["timing"]["skipped"]:
                 out.append(f"| {LABELS[name]} | skipped: {result['timing']['skipped'][name]} |||")
     if server := result.get("server"):
-        out.append(
-            f"\n### Under waitress (4 threads, loopback, {server['clients']} keep-alive "
-            f"clients, {server['requests']} requests)\n"
-        )
-        out.append("| app | requests/s (median) | runs |")
-        out.append("| --- | ---: | --- |")
-        for variant, label in (("bare", "untraced"), ("pt-basic", "pyramid_tracing, basictracer")):
-            runs = ", ".join(f"{v:.0f}" for v in server["requests_per_s"][variant])
-            out.append(f"| {label} | {server['median_requests_per_s'][variant]:.0f} | {runs} |")
-        out.append(f"\nTraced / untraced throughput: {server['traced_over_untraced']:.2f}.")
+        for name in ("waitress", "gunicorn"):
+            if name not in server:
+                continue
+            run = server[name]
+            out.append(
+                f"\n### Under {run['server']} (127.0.0.1, {server['clients']} clients, "
+                f"{server['requests']} browser requests per run)\n"
+            )
+            out.append(
+                "| app | requests/s (best) | requests/s (median) | runs | traced / untraced "
+                "(best) |"
+            )
+            out.append("| --- | ---: | ---: | --- | ---: |")
+            for variant in SERVER_APPS:
+                runs = ", ".join(f"{v:.0f}" for v in run["requests_per_s"][variant])
+                ratio = run["traced_over_untraced"].get(variant)
+                best = run.get("best_requests_per_s", run["median_requests_per_s"])[variant]
+                out.append(
+                    f"| {SERVER_LABELS[variant]} | {best:.0f} | "
+                    f"{run['median_requests_per_s'][variant]:.0f} | {runs} | "
+                    f"{_fmt(ratio, '.2f')} |"
+                )
     if memory := result.get("memory"):
         out.append(
             f"\n### Memory over {memory['requests']:,} traced requests "
@@ -497,7 +656,8 @@ def table(result: dict[str, Any]) -> str:
                 f"| {label} | {before / 1024:,.0f} KiB | {after / 1024:,.0f} KiB | "
                 f"{(after - before) / 1024:+,.1f} KiB |"
             )
-    if summary.get("targets") or memory:
+    server_targets_list = server_targets(result["server"]) if result.get("server") else []
+    if summary.get("targets") or memory or server_targets_list:
         out.append("\n### Targets\n")
         out.append("| target | value | met |")
         out.append("| --- | ---: | --- |")
@@ -507,6 +667,11 @@ def table(result: dict[str, Any]) -> str:
             else:
                 value = f"{target['value_us']:+.1f} µs (noise ±{target['limit_us']:.1f} µs)"
             out.append(f"| {target['target']} | {value} | {'yes' if target['ok'] else 'NO'} |")
+        for target in server_targets_list:
+            out.append(
+                f"| {target['target']} | {target['value']:.2f} | "
+                f"{'yes' if target['ok'] else 'NO'} |"
+            )
         if memory:
             for target in memory_targets(memory):
                 out.append(
@@ -514,6 +679,25 @@ def table(result: dict[str, Any]) -> str:
                     f"{'yes' if target['ok'] else 'NO'} |"
                 )
     return "\n".join(out)
+
+
+#: Traced / untraced throughput under waitress.
+MIN_SERVER_RATIO = {"pt-noop": 0.9, "pt-otel10": 0.8}
+
+
+def server_targets(server: dict[str, Any]) -> list[dict[str, Any]]:
+    if "waitress" not in server:
+        return []
+    ratios = server["waitress"]["traced_over_untraced"]
+    return [
+        {
+            "target": f"waitress throughput, {SERVER_LABELS[variant]} / untraced >= {limit}",
+            "value": ratios[variant],
+            "ok": ratios[variant] >= limit,
+        }
+        for variant, limit in MIN_SERVER_RATIO.items()
+        if variant in ratios
+    ]
 
 
 def memory_targets(memory: dict[str, Any]) -> list[dict[str, Any]]:
@@ -565,6 +749,15 @@ def write_docs(path: Path, result: dict[str, Any], text: str) -> None:
     path.write_text(page[:start] + section + page[end + len(DOCS_END) :])
 
 
+SHAPE_TITLES = {
+    "health": "Health check (4 headers, a 2-parameter query, no trace context)",
+    "browser": "(a) Browser request (13 headers: cookies, Authorization, Referer; 5 query "
+    "parameters, one sensitive)",
+    "service": "(b) Service to service (4 headers + the tracer's own sampled trace context)",
+    "unsampled": "(c) Service to service, the caller's sampling flag off",
+    "post": "(d) POST with a JSON body (5 headers, Authorization, 180 bytes)",
+}
+
 LABELS = {
     "bare": "bare Pyramid",
     **{f"pt-{t}": f"pyramid_tracing, {TRACER_LABELS[t]}" for t in TRACERS},
@@ -581,6 +774,7 @@ LABELS = {
     "acall-plain": "plain coroutine, awaited",
     "acall-traced-basic": "`@traced` coroutine, awaited",
     "raw-basic-notags": "raw span: start_active_span + finish, no tags",
+    **{f"raw-{t}": f"raw span, {TRACER_LABELS[t]}" for t in TRACERS},
     "requests-plain": "requests.Session",
     "requests-traced-basic": "traced_requests_session (basictracer)",
 }
@@ -591,9 +785,9 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
     parser.add_argument(
-        "--rounds", type=int, default=40, help="rounds: one sample of every variant each"
+        "--rounds", type=int, default=30, help="rounds: one sample of every variant each"
     )
-    parser.add_argument("--ops", type=int, default=2_000, help="requests per sample")
+    parser.add_argument("--ops", type=int, default=1_500, help="requests per sample")
     parser.add_argument("--warmup", type=int, default=2_000, help="untimed requests first")
     parser.add_argument("--only", help="comma-separated variants (default: all)")
     parser.add_argument("--clients", type=int, default=8, help="keep-alive load clients")
@@ -608,10 +802,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--from-json", type=Path, help="recompute the summary of this results file, render it"
     )
+    parser.add_argument(
+        "--server-only",
+        action="store_true",
+        help="with --from-json: run the real-server part again into that results file",
+    )
     opts = parser.parse_args(argv)
     if opts.from_json:
         result = json.loads(opts.from_json.read_text())
         result["summary"] = summarise(result["timing"]["stats"])
+        if opts.server_only:
+            result["server"] = server_throughput(opts, _env(opts.source))
+            result["server"]["targets"] = server_targets(result["server"])
         opts.from_json.write_text(json.dumps(result, indent=1) + "\n")
         text = table(result)
         print(text)
@@ -635,8 +837,9 @@ def main(argv: list[str] | None = None) -> int:
     result["timing"] = time_variants(names, opts, env)
     result["summary"] = summarise(result["timing"]["stats"])
     if not opts.no_server:
-        print("waitress throughput ...", file=sys.stderr)
+        print("waitress and gunicorn throughput ...", file=sys.stderr)
         result["server"] = server_throughput(opts, env)
+        result["server"]["targets"] = server_targets(result["server"])
     if not opts.no_memory:
         print("memory ...", file=sys.stderr)
         result["memory"] = _worker(["memory", f"--requests={opts.memory_requests}"], env)

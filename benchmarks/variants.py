@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -29,6 +30,96 @@ HEADERS = {
     "Accept": "text/plain",
     "X-Request-Id": "4f1c5d2e-0b7a-4c55-9a57-4c1e33b0c0de",
 }
+
+#: The request shapes: name -> (method, path?query, headers, body). "health" is the request
+#: the suite always timed (seven environ headers, a short query, no cookie, no trace context);
+#: the others look like traffic. A shape's trace context is the tracer's own (see CONTEXTS).
+SHAPES = ("health", "browser", "service", "unsampled", "post")
+SHAPE_LABELS = {
+    "health": "health check: 4 headers, 2 query parameters, no trace context",
+    "browser": "(a) browser: 13 headers with cookies, Authorization and Referer, 5 query "
+    "parameters (one sensitive)",
+    "service": "(b) service to service: 4 headers + the tracer's own sampled trace context",
+    "unsampled": "(c) service to service, the caller's sampling flag off",
+    "post": "(d) POST with a 180-byte JSON body, Authorization, no trace context",
+}
+BROWSER_QUERY = "q=running+shoes&page=2&sort=price&lang=en&token=9f8e7d6c5b4a"
+BROWSER_HEADERS = {
+    "Host": "shop.example.com",
+    "User-Agent": (
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/126.0.0.0 Safari/537.36"
+    ),
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8",
+    "Accept-Language": "en-GB,en;q=0.9,fr;q=0.8",
+    "Accept-Encoding": "gzip, deflate, br, zstd",
+    "Cookie": (
+        "session=7c9e6679-7425-40de-944b-e07fc1f90ae7; csrftoken=Hq2kLm9Xp0vB4nR7tY1wZ3; "
+        "_ga=GA1.2.1234567890.1700000000; theme=dark; consent=analytics%3Dno"
+    ),
+    "Authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbm4ifQ.c2lnbmF0dXJl",
+    "Referer": "https://shop.example.com/search?q=shoes",
+    "Connection": "keep-alive",
+    "Upgrade-Insecure-Requests": "1",
+    "Sec-Fetch-Dest": "document",
+    "Sec-Fetch-Mode": "navigate",
+    "Cache-Control": "max-age=0",
+}
+SERVICE_QUERY = "page=2"
+SERVICE_HEADERS = {
+    "Host": "orders.internal",
+    "User-Agent": "python-requests/2.32.3",
+    "Accept": "application/json",
+    "X-Request-Id": "4f1c5d2e-0b7a-4c55-9a57-4c1e33b0c0de",
+}
+POST_BODY = (
+    b'{"order_id": "A-10023", "items": [{"sku": "SHOE-42", "qty": 1, "price": 89.9}, '
+    b'{"sku": "SOCK-7", "qty": 3, "price": 4.5}], "currency": "EUR", "note": "leave at door",'
+    b' "gift": false}'
+)
+POST_HEADERS = {
+    "Host": "orders.internal",
+    "User-Agent": "orders-client/3.1",
+    "Accept": "application/json",
+    "Content-Type": "application/json",
+    "Authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJzdmMifQ.c2lnbmF0dXJl",
+}
+_TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
+_SPAN_ID = "b7ad6b7169203331"
+
+
+def context_headers(tracer: str, sampled: bool) -> dict[str, str]:
+    """The trace context a caller using ``tracer`` sends (the no-op tracer: W3C's)."""
+    if tracer == "jaeger":
+        return {"uber-trace-id": f"{_TRACE_ID[16:]}:{_SPAN_ID}:0:{1 if sampled else 0}"}
+    if tracer == "basic":
+        return {
+            "ot-tracer-traceid": _TRACE_ID[16:],
+            "ot-tracer-spanid": _SPAN_ID,
+            "ot-tracer-sampled": "true" if sampled else "false",
+        }
+    if tracer == "mock":
+        # MockTracer has no sampling: its context is the same with the flag "off".
+        return {"ot-tracer-traceid": _TRACE_ID[16:], "ot-tracer-spanid": _SPAN_ID}
+    return {"traceparent": f"00-{_TRACE_ID}-{_SPAN_ID}-{'01' if sampled else '00'}"}
+
+
+def request_shape(
+    shape: str, tracer: str = "otel"
+) -> tuple[str, str, dict[str, str], bytes | None]:
+    """``(method, path?query, headers, body)`` of ``shape`` for a caller using ``tracer``."""
+    if shape == "health":
+        return "GET", f"{HELLO_PATH}?{QUERY}", dict(HEADERS), None
+    if shape == "browser":
+        return "GET", f"{HELLO_PATH}?{BROWSER_QUERY}", dict(BROWSER_HEADERS), None
+    if shape in ("service", "unsampled"):
+        headers = {**SERVICE_HEADERS, **context_headers(tracer, shape == "service")}
+        return "GET", f"{HELLO_PATH}?{SERVICE_QUERY}", headers, None
+    if shape == "post":
+        return "POST", HELLO_PATH, dict(POST_HEADERS), POST_BODY
+    msg = f"unknown request shape {shape!r}; known: {', '.join(SHAPES)}"
+    raise ValueError(msg)
+
 
 #: Tags set by the raw span loop: the seven a server span of the tween ends up with.
 RAW_TAGS = (
@@ -97,6 +188,9 @@ def _require(module: str) -> Any:
 
 
 def hello(request: Any) -> Response:
+    if request.method == "POST":
+        order = request.json_body
+        return Response(f"Hello {request.matchdict['name']}: {order['order_id']}")
     return Response(f"Hello {request.matchdict['name']}", content_type="text/plain")
 
 
@@ -116,23 +210,46 @@ def make_app(setup: Callable[[Configurator], None] | None = None, **settings: ob
     return config.make_wsgi_app()
 
 
-def environ_for(path: str = HELLO_PATH) -> dict[str, Any]:
-    """A prepared WSGI environ for ``GET path?QUERY``."""
-    return dict(WebObRequest.blank(f"{path}?{QUERY}", headers=HEADERS).environ)
+def environ_for(
+    path: str = HELLO_PATH, shape: str = "health", tracer: str = "otel"
+) -> dict[str, Any]:
+    """A prepared WSGI environ for ``GET path?QUERY``, or for a request ``shape``."""
+    if shape == "health" or path != HELLO_PATH:
+        return dict(WebObRequest.blank(f"{path}?{QUERY}", headers=HEADERS).environ)
+    method, url, headers, body = request_shape(shape, tracer)
+    request = WebObRequest.blank(url, headers=headers, method=method)
+    if body is not None:
+        request.body = body
+    return dict(request.environ)
 
 
 def _start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
     return None
 
 
-def wsgi_loop(app: Any, path: str = HELLO_PATH) -> Callable[[int], None]:
-    """Call ``app`` ``n`` times as a WSGI app with a fresh copy of one prepared environ."""
-    environ = environ_for(path)
+def wsgi_loop(
+    app: Any, path: str = HELLO_PATH, shape: str = "health", tracer: str = "otel"
+) -> Callable[[int], None]:
+    """Call ``app`` ``n`` times as a WSGI app with a fresh copy of one prepared environ.
+
+    A request with a body gets a fresh ``wsgi.input`` each time (as from a server).
+    """
+    environ = environ_for(path, shape, tracer)
     start_response = _start_response
+    body_bytes = environ["wsgi.input"].read() if environ.get("CONTENT_LENGTH") else None
+
+    fresh: Callable[[], dict[str, Any]] = environ.copy
+    if body_bytes is not None:
+        data = body_bytes
+
+        def fresh() -> dict[str, Any]:
+            copy = environ.copy()
+            copy["wsgi.input"] = io.BytesIO(data)
+            return copy
 
     def run(n: int) -> None:
         for _ in range(n):
-            body = app(environ.copy(), start_response)
+            body = app(fresh(), start_response)
             b"".join(body)
             close = getattr(body, "close", None)
             if close is not None:
@@ -140,7 +257,7 @@ def wsgi_loop(app: Any, path: str = HELLO_PATH) -> Callable[[int], None]:
 
     # Fail now, not in the middle of a sample.
     status: list[str] = []
-    b"".join(app(environ.copy(), lambda s, h, e=None: status.append(s)))
+    b"".join(app(fresh(), lambda s, h, e=None: status.append(s)))
     if not status or not status[0].startswith("200"):
         msg = f"{path} answered {status!r}, not 200"
         raise RuntimeError(msg)
@@ -217,16 +334,20 @@ def tracer_jaeger() -> TracerKit:
     return TracerKit(tracer)
 
 
-def otel_provider() -> Any:
-    """An OpenTelemetry SDK tracer provider whose span processor drops every span."""
+def otel_provider(ratio: float | None = None) -> Any:
+    """An OpenTelemetry SDK tracer provider whose span processor drops every span.
+
+    With ``ratio``, new traces are sampled at that ratio (``ParentBased(TraceIdRatioBased)``).
+    """
     _require("opentelemetry.sdk.trace")
     from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+    from opentelemetry.sdk.trace.sampling import ParentBasedTraceIdRatio
 
     class DropSpans(SpanProcessor):  # type: ignore[misc]
         def on_end(self, span: Any) -> None:
             pass
 
-    provider = TracerProvider()
+    provider = TracerProvider(sampler=None if ratio is None else ParentBasedTraceIdRatio(ratio))
     provider.add_span_processor(DropSpans())
     return provider
 
@@ -236,6 +357,14 @@ def tracer_otel() -> TracerKit:
     from opentelemetry.shim.opentracing_shim import create_tracer
 
     return TracerKit(create_tracer(otel_provider()))
+
+
+def tracer_otel_10() -> TracerKit:
+    """The OpenTelemetry shim sampling 1 trace in 10 (for the real-server run)."""
+    _require("opentelemetry.shim.opentracing_shim")
+    from opentelemetry.shim.opentracing_shim import create_tracer
+
+    return TracerKit(create_tracer(otel_provider(0.1)))
 
 
 TRACERS: dict[str, Callable[[], TracerKit]] = {
@@ -249,8 +378,11 @@ TRACERS: dict[str, Callable[[], TracerKit]] = {
 # -- variants ----------------------------------------------------------------------------------
 
 
-def bare() -> Bench:
-    return Bench(wsgi_loop(make_app()))
+def bare(shape: str = "health") -> Callable[[], Bench]:
+    def make() -> Bench:
+        return Bench(wsgi_loop(make_app(), shape=shape))
+
+    return make
 
 
 def _pyramid_tracing_app(kit: TracerKit, **settings: object) -> Any:
@@ -260,15 +392,18 @@ def _pyramid_tracing_app(kit: TracerKit, **settings: object) -> Any:
     return make_app(setup, **{"tracing.tracer": kit.tracer, **settings})
 
 
-def pyramid_tracing_variant(tracer: str, **settings: object) -> Callable[[], Bench]:
+def pyramid_tracing_variant(
+    tracer: str, shape: str = "health", **settings: object
+) -> Callable[[], Bench]:
     def make() -> Bench:
         kit = TRACERS[tracer]()
-        return Bench(wsgi_loop(_pyramid_tracing_app(kit, **settings)), kit.reset)
+        app = _pyramid_tracing_app(kit, **settings)
+        return Bench(wsgi_loop(app, shape=shape, tracer=tracer), kit.reset)
 
     return make
 
 
-def pyramid_opentracing_variant(tracer: str) -> Callable[[], Bench]:
+def pyramid_opentracing_variant(tracer: str, shape: str = "health") -> Callable[[], Bench]:
     def make() -> Bench:
         _require("pyramid_opentracing")
         from pyramid_opentracing import PyramidTracing
@@ -279,26 +414,42 @@ def pyramid_opentracing_variant(tracer: str) -> Callable[[], Bench]:
             config.include("pyramid_opentracing")
 
         app = make_app(setup, **{"ot.tracing": PyramidTracing(kit.tracer)})
-        return Bench(wsgi_loop(app), kit.reset)
+        return Bench(wsgi_loop(app, shape=shape, tracer=tracer), kit.reset)
 
     return make
 
 
-def floor_variant(tracer: str) -> Callable[[], Bench]:
+_EXTRACT_ERRORS = (
+    opentracing.InvalidCarrierException,
+    opentracing.SpanContextCorruptedException,
+    opentracing.UnsupportedFormatException,
+)
+
+
+def floor_variant(tracer: str, shape: str = "health") -> Callable[[], Bench]:
     """The least any integration can do: a bare tween that makes the same span.
 
-    It starts the active span with the four start tags (``request.url`` as it is), renames it
-    after the route and sets the three result tags. No extraction, redaction, error tagging,
-    exclusion or fail-open handling: nothing an integration for production can leave out, so
-    no integration can be faster. It shows what the tracer costs inside a real request.
+    It extracts the caller's context with the tracer's own ``extract`` from a plain dict of
+    the request's headers (built once), starts the active span under it with the four start
+    tags (``request.url`` as it is), renames it after the route and sets the three result
+    tags. No carrier, redaction, error tagging, exclusion, sampling check or fail-open
+    handling: nothing an integration for production can leave out, so no integration can be
+    faster. It shows what the tracer costs inside a real request of that shape.
     """
 
     def make() -> Bench:
         kit = TRACERS[tracer]()
         start = kit.tracer.start_active_span
+        extract = kit.tracer.extract
+        _, _, headers, _ = request_shape(shape, tracer)
+        carrier = {name.lower(): value for name, value in headers.items()}
 
         def factory(handler: Callable[[Any], Any], registry: Any) -> Callable[[Any], Any]:
             def floor_tween(request: Any) -> Any:
+                try:
+                    parent = extract(opentracing.Format.HTTP_HEADERS, carrier)
+                except _EXTRACT_ERRORS:
+                    parent = None
                 method = request.method
                 tags = {
                     "component": "pyramid",
@@ -306,7 +457,7 @@ def floor_variant(tracer: str) -> Callable[[], Bench]:
                     "http.method": method,
                     "http.url": request.url,
                 }
-                with start(method, tags=tags, ignore_active_span=True) as scope:
+                with start(method, child_of=parent, tags=tags, ignore_active_span=True) as scope:
                     response = handler(request)
                     span = scope.span
                     route = request.matched_route
@@ -318,11 +469,13 @@ def floor_variant(tracer: str) -> Callable[[], Bench]:
 
             return floor_tween
 
-        def setup(config: Configurator) -> None:
-            config.add_tween(f"{__name__}._FLOOR_TWEENS.{tracer}")
+        key = f"{tracer}_{shape}"
 
-        _FLOOR_TWEENS[tracer] = factory
-        return Bench(wsgi_loop(make_app(setup)), kit.reset)
+        def setup(config: Configurator) -> None:
+            config.add_tween(f"{__name__}._FLOOR_TWEENS.{key}")
+
+        _FLOOR_TWEENS[key] = factory
+        return Bench(wsgi_loop(make_app(setup), shape=shape, tracer=tracer), kit.reset)
 
     return make
 
@@ -340,14 +493,18 @@ class _Tweens(dict[str, Any]):
 _FLOOR_TWEENS = _Tweens()
 
 
-def otel_instrumentation() -> Bench:
-    _require("opentelemetry.instrumentation.pyramid")
-    from opentelemetry import trace
-    from opentelemetry.instrumentation.pyramid import PyramidInstrumentor
+def otel_instrumentation(shape: str = "health") -> Callable[[], Bench]:
+    def make() -> Bench:
+        _require("opentelemetry.instrumentation.pyramid")
+        from opentelemetry import trace
+        from opentelemetry.instrumentation.pyramid import PyramidInstrumentor
 
-    # The instrumentation reads the global provider; set it once per process.
-    trace.set_tracer_provider(otel_provider())
-    return Bench(wsgi_loop(make_app(PyramidInstrumentor.instrument_config)))
+        # The instrumentation reads the global provider; set it once per process.
+        trace.set_tracer_provider(otel_provider())
+        app = make_app(PyramidInstrumentor.instrument_config)
+        return Bench(wsgi_loop(app, shape=shape, tracer="otel"))
+
+    return make
 
 
 def raw_span(tracer: str, tags: Iterable[tuple[str, object]] = RAW_TAGS) -> Callable[[], Bench]:
@@ -501,14 +658,40 @@ def requests_traced(tracer: str) -> Callable[[], Bench]:
 
 # -- the catalogue -----------------------------------------------------------------------------
 
+
+#: name -> (group, make). Groups decide how the report compares them.
+def shaped(name: str, shape: str) -> str:
+    """The variant name of ``name`` on request ``shape`` (the health check keeps the name)."""
+    return name if shape == "health" else f"{name}@{shape}"
+
+
+def _shape_variants(shape: str) -> dict[str, tuple[str, Callable[[], Bench]]]:
+    return {
+        shaped("bare", shape): ("app", bare(shape)),
+        **{
+            shaped(f"pt-{t}", shape): ("pyramid_tracing", pyramid_tracing_variant(t, shape))
+            for t in TRACERS
+        },
+        **{
+            shaped(f"po-{t}", shape): (
+                "pyramid_opentracing",
+                pyramid_opentracing_variant(t, shape),
+            )
+            for t in TRACERS
+        },
+        **{
+            shaped(f"floor-{t}", shape): ("floor", floor_variant(t, shape))
+            for t in TRACERS
+            if t != "noop"
+        },
+        shaped("otel-pyramid", shape): ("otel", otel_instrumentation(shape)),
+    }
+
+
 #: name -> (group, make). Groups decide how the report compares them.
 VARIANTS: dict[str, tuple[str, Callable[[], Bench]]] = {
-    "bare": ("app", bare),
-    **{f"pt-{t}": ("pyramid_tracing", pyramid_tracing_variant(t)) for t in TRACERS},
-    **{f"po-{t}": ("pyramid_opentracing", pyramid_opentracing_variant(t)) for t in TRACERS},
-    "otel-pyramid": ("otel", otel_instrumentation),
+    **{name: entry for shape in SHAPES for name, entry in _shape_variants(shape).items()},
     **{f"raw-{t}": ("raw", raw_span(t)) for t in TRACERS},
-    **{f"floor-{t}": ("floor", floor_variant(t)) for t in TRACERS if t != "noop"},
     "pt-basic-features": ("features", pyramid_tracing_variant("basic", **FEATURE_SETTINGS)),
     "pt-basic-excluded": (
         "features",

@@ -91,12 +91,28 @@ def serve(name: str, threads: int) -> None:
     server.run()
 
 
+SERVER_APPS = ("bare", *(f"pt-{t}" for t in variants.TRACERS), "pt-otel10")
+
+
 def _app_of(name: str) -> Any:
     if name == "bare":
         return variants.make_app()
+    if name == "pt-otel10":
+        return variants._pyramid_tracing_app(variants.tracer_otel_10())
     tracer = name.removeprefix("pt-")
     kit = variants.TRACERS[tracer]()
     return variants._pyramid_tracing_app(kit)
+
+
+def gunicorn_app() -> Any:
+    """The app named by ``BENCH_SERVER_APP``, for ``gunicorn 'benchmarks.worker:gunicorn_app()'``.
+
+    Built in each worker after the fork (gunicorn without ``--preload``), so no tracer state
+    crosses a fork.
+    """
+    import os
+
+    return _app_of(os.environ.get("BENCH_SERVER_APP", "bare"))
 
 
 def memory(requests: int, tracer: str, warmup: int = 20_000) -> dict[str, Any]:
@@ -111,14 +127,17 @@ def memory(requests: int, tracer: str, warmup: int = 20_000) -> dict[str, Any]:
     process = psutil.Process()
     kit = variants.TRACERS[tracer]()
     app = variants._pyramid_tracing_app(kit)
-    ok = variants.wsgi_loop(app)
+    # Every request shape in turn (with basictracer's own context, sampled and not).
+    shapes = [variants.wsgi_loop(app, shape=shape, tracer=tracer) for shape in variants.SHAPES]
     error = variants.error_loop(app)
     chunk = max(10, min(1_000, requests, warmup))
 
     def run(total: int) -> None:
+        per_shape = max(1, (chunk - chunk // 10) // len(shapes))
         for _ in range(total // chunk):
-            ok(chunk - chunk // 10)
-            error(chunk // 10)
+            for ok in shapes:
+                ok(per_shape)
+            error(chunk - per_shape * len(shapes))
             kit.reset()
 
     # Warm up: fill every cache (routes, reified properties, the failure reporter, ...).
@@ -150,7 +169,10 @@ def memory(requests: int, tracer: str, warmup: int = 20_000) -> dict[str, Any]:
     return {
         "tracer": tracer,
         "requests": requests,
-        "paths": "9 in 10 answered 200, 1 in 10 to a view that raises",
+        "paths": (
+            "9 in 10 answered 200, in turn of each request shape "
+            f"({', '.join(variants.SHAPES)}), 1 in 10 to a view that raises"
+        ),
         "seconds_without_tracemalloc": round(elapsed, 2),
         "rss_before": rss_before,
         "rss_after": rss_after,
@@ -197,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     sampling.add_argument("--ops", type=int, default=2_000)
     sampling.add_argument("--warmup", type=int, default=2_000)
     serving = sub.add_parser("serve")
-    serving.add_argument("variant", choices=["bare", *(f"pt-{t}" for t in variants.TRACERS)])
+    serving.add_argument("variant", choices=SERVER_APPS)
     serving.add_argument("--threads", type=int, default=4)
     mem = sub.add_parser("memory")
     mem.add_argument("--requests", type=int, default=200_000)

@@ -73,7 +73,13 @@ def routed_view(view: Callable[[Any, Any], Any], info: Any) -> Callable[[Any, An
 
     Cheaper than a ``ContextFound`` subscriber, which makes Pyramid notify four events on
     every request (measured: +3.7 µs a request against ±0 for the deriver).
+
+    With OpenTracing's no-op tracer given as ``tracing.tracer`` and no hooks, the span is
+    routed when it starts (nothing can read its name or tags): the view is left unwrapped.
     """
+    tracing = cast("Tracing | None", getattr(info.registry, REGISTRY_ATTR, None))
+    if tracing is not None and tracing._spans.routes_at_start():
+        return view
 
     def traced_view(context: Any, request: Any) -> Any:
         # request.tracing, which Pyramid's router binds on every request it serves.

@@ -23,6 +23,7 @@ from pyramid.tweens import EXCVIEW, INGRESS
 
 from ._failures import failures
 from ._state import current_tracing, get_tracing
+from ._tracers import span_recorded
 from ._tracing import Tracing
 from .typing import Request, Response
 
@@ -121,6 +122,9 @@ def start_child(tracer: opentracing.Tracer, name: str, tags: dict[str, object]) 
         parent = tracer.active_span
         if parent is None:
             return None
+        if not span_recorded(parent):
+            # Not sampled: the child keeps the parent's decision and would drop its tags.
+            return tracer.start_active_span(name, child_of=parent, finish_on_close=True)
         return tracer.start_active_span(name, child_of=parent, tags=tags, finish_on_close=True)
     except Exception as exc:
         failures.report(f"starting the {name!r} span", exc)
@@ -131,7 +135,8 @@ def finish_child(tracing: Tracing, scope: Scope, exception: BaseException | None
     """Mark ``scope``'s span failed with ``exception`` (if any) and close it; never raises."""
     if exception is not None:
         try:
-            tracing.record_error(scope.span, exception)
+            if span_recorded(scope.span):  # an unsampled span would drop the error's log
+                tracing.record_error(scope.span, exception)
         except Exception as exc:
             failures.report("tagging an instrumentation span with its error", exc)
     try:

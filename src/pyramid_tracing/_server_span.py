@@ -32,7 +32,7 @@ from ._settings import TracingSettings
 from ._state import RequestState, current
 from ._tags import TagPolicy, header_tags
 from ._trace_ids import add_trace_headers
-from ._tracers import Capabilities, ServerSpanStarter, capabilities
+from ._tracers import Capabilities, LateTags, ServerSpanStarter, capabilities
 from .typing import Request, Response, StartSpanHook
 
 if TYPE_CHECKING:
@@ -104,6 +104,11 @@ class ServerSpans:
         self._fixed = None if tracer is None else capabilities(tracer)
         self._global: Capabilities | None = None
 
+    def routes_at_start(self) -> bool:
+        """Whether every span is routed as it starts (a given no-op tracer, no hooks)."""
+        fixed = self._fixed
+        return fixed is not None and fixed.noop and self._no_hooks
+
     def capabilities(self) -> Capabilities:
         """The tracer to use now, with what the hot path decided for it."""
         fixed = self._fixed
@@ -152,12 +157,11 @@ class ServerSpans:
             attributes: request attributes the decorator records besides the traced ones.
         """
         caps = self._fixed or self.capabilities()
-        if caps.noop and self._no_hooks:
+        noop_scope = caps.noop_scope
+        if noop_scope is not None and self._no_hooks:
             # OpenTracing's own no-op tracer and no hooks: nothing can read a tag, so none is
             # built, and the no-op scope cannot fail. The span is still the request's span.
-            state._scope = caps.tracer.start_active_span(
-                request.method, finish_on_close=True, ignore_active_span=True
-            )
+            state._scope = noop_scope
             state._routed = True
             current.set(self._tracing)  # in the context copy made by run(): it dies with it
             try:
@@ -185,8 +189,13 @@ class ServerSpans:
     # -- start -----------------------------------------------------------------------------
 
     def start(self, caps: Capabilities, request: Request, state: RequestState) -> Scope | None:
-        """Start and activate the server span of ``request``; ``None`` if the tracer fails."""
+        """Start and activate the server span of ``request``; ``None`` if the tracer fails.
+
+        With a tracer whose sampling decision ignores the start tags (``caps.late_tags``), the
+        span starts without them, and they are built only if the tracer records the span.
+        """
         tracer = caps.tracer
+        late = caps.late_tags
         try:
             starter = caps.starter
             if caps.noop:
@@ -203,31 +212,79 @@ class ServerSpans:
                     # An outer WSGI layer already traces this request: nest under it.
                     parent = active.span
                 elif caps.may_carry is None or caps.may_carry(request.environ):
-                    parent = self._extract(tracer, request, caps.is_empty)
+                    parent = self._extract(caps, request)
                 else:
                     parent = None  # no header that this tracer reads: nothing to extract
                 name = request.method
-                scope = self._start_active(
-                    tracer,
-                    name,
-                    parent,
-                    start_tags(self.policy, request, name, self._request_headers, self._semconv),
-                )
+                scope = self._start_active(tracer, name, parent, self._first_tags(caps, request))
         except Exception as exc:
             failures.report("starting the server span", exc)
             return None
         state._scope = scope
         state._spans = self
         state._routed = False
+        recorded = caps.recorded
+        if recorded is None:
+            state._recorded = True
+        else:
+            span = scope.span
+            state._recorded = recorded(span)
+            if late is not None and state._recorded:
+                try:
+                    tags = start_tags(
+                        self.policy, request, request.method, self._request_headers, self._semconv
+                    )
+                    late.set_tags(span, tags)
+                except Exception as exc:
+                    failures.report("tagging the server span", exc)
         return scope
 
-    @staticmethod
-    def _extract(
-        tracer: opentracing.Tracer, request: Request, is_empty: Callable[[object], bool] | None
-    ) -> Any:
+    def _start_tags(self, request: Request) -> dict[str, object]:
+        return start_tags(
+            self.policy, request, request.method, self._request_headers, self._semconv
+        )
+
+    def _first_tags(self, caps: Capabilities, request: Request) -> dict[str, object] | None:
+        """The tags the span starts with: all start tags, or only what the tracer reads."""
+        late = caps.late_tags
+        if late is None:
+            return start_tags(
+                self.policy, request, request.method, self._request_headers, self._semconv
+            )
+        early = late.early
+        # A copy: jaeger-client adds its sampler's tags to the dict it is given.
+        return None if early is None else dict(early)
+
+    def _record_late(
+        self, state: RequestState, request: Request, span: Any, late: LateTags | None
+    ) -> bool:
+        """Give a span started without its start tags these tags, if the tracer records it.
+
+        Returns whether it records.
+        """
+        recorded = (self._fixed or self.capabilities()).recorded
+        if recorded is not None and not recorded(span):
+            return False
+        state._recorded = True
         try:
-            carrier = cast("dict[str, str]", HeaderCarrier(request.environ))
-            context = tracer.extract(Format.HTTP_HEADERS, carrier)
+            if late is not None:
+                tags = start_tags(
+                    self.policy, request, request.method, self._request_headers, self._semconv
+                )
+                late.set_tags(span, tags)
+        except Exception as exc:
+            failures.report("tagging the server span", exc)
+        return True
+
+    @staticmethod
+    def _extract(caps: Capabilities, request: Request) -> Any:
+        is_empty = caps.is_empty
+        try:
+            environ = request.environ
+            carrier = None if caps.carrier is None else caps.carrier(environ)
+            if carrier is None:
+                carrier = cast("dict[str, str]", HeaderCarrier(environ))
+            context = caps.tracer.extract(Format.HTTP_HEADERS, carrier)
             return None if is_empty is not None and is_empty(context) else context
         except _EXPECTED_EXTRACT_ERRORS:
             return None
@@ -242,16 +299,19 @@ class ServerSpans:
         may_carry = caps.may_carry
         parent = None  # the starter nests the span under the current span, if any
         if (may_carry is None or may_carry(request.environ)) and not starter.nests():
-            parent = self._extract(caps.tracer, request, caps.is_empty)
+            try:
+                parent = starter.extract(request.environ)
+            except Exception as exc:
+                failures.report("extracting the trace context from the request headers", exc)
         name = request.method
-        tags = start_tags(self.policy, request, name, self._request_headers, self._semconv)
+        tags = self._first_tags(caps, request)
         scope = _under_parent_or_root(lambda parent: starter(name, parent, tags), parent)
         # None: a parent of a kind the starter does not handle; the tracer's own path does.
         return self._start_active(caps.tracer, name, parent, tags) if scope is None else scope
 
     @staticmethod
     def _start_active(
-        tracer: opentracing.Tracer, name: str, parent: Any, tags: dict[str, object]
+        tracer: opentracing.Tracer, name: str, parent: Any, tags: dict[str, object] | None
     ) -> Scope:
         if parent is None:
             # No retry without a parent: no closure to make.
@@ -278,26 +338,32 @@ class ServerSpans:
             return
         state._routed = True
         span = scope.span
-        # OpenTracing's own no-op span drops names and tags: build none.
-        if type(span) is not Span:
-            try:
-                try:
-                    name = self._name(request)
-                except Exception as exc:
-                    failures.report("the operation_name callable", exc)
-                    name = request.method
-                span.set_operation_name(self.policy.truncate(name))
-                names = self._attributes + attributes if attributes else self._attributes
-                if names:
-                    self._tracing.tag_attributes(span, request, names)
-            except Exception as exc:
-                failures.report("naming the server span", exc)
+        # OpenTracing's own no-op span drops names and tags, and a span the tracer does not
+        # record (not sampled) drops them too: build none.
+        if state._recorded and type(span) is not Span:
+            self._name_and_attributes(span, request, attributes)
         hook = self._start_hook
         if hook is not None:
             try:
                 hook(span, request)
             except Exception as exc:
                 failures.report("the start_span_hook", exc)
+
+    def _name_and_attributes(
+        self, span: Span, request: Request, attributes: tuple[str, ...]
+    ) -> None:
+        try:
+            try:
+                name = self._name(request)
+            except Exception as exc:
+                failures.report("the operation_name callable", exc)
+                name = request.method
+            span.set_operation_name(self.policy.truncate(name))
+            names = self._attributes + attributes if attributes else self._attributes
+            if names:
+                self._tracing.tag_attributes(span, request, names)
+        except Exception as exc:
+            failures.report("naming the server span", exc)
 
     # -- finish ----------------------------------------------------------------------------
 
@@ -326,9 +392,18 @@ class ServerSpans:
             self.routed(state, request)
         state._scope = None
         span = scope.span
-        if type(span) is not Span:
+        caps = self._fixed or self._global
+        if (
+            not state._recorded
+            and caps is not None
+            and caps.late_tags is not None
+            # Sampled since the start (a hook or the view set sampling.priority): the span
+            # gets the tags it went without.
+            and self._record_late(state, request, span, caps.late_tags)
+        ):
+            self._name_and_attributes(span, request, ())
+        if state._recorded and type(span) is not Span:
             try:
-                caps = self._fixed or self._global
                 # Positional arguments: this runs on every request.
                 tag_result(
                     self._tracing,
@@ -343,11 +418,12 @@ class ServerSpans:
                 )
             except Exception as exc:
                 failures.report("tagging the server span", exc)
-            if self._trace_headers and response is not None:
-                try:
-                    add_trace_headers(span, response, self._trace_headers)
-                except Exception as exc:
-                    failures.report("adding the trace response headers", exc)
+        if self._trace_headers and response is not None and type(span) is not Span:
+            # The caller's trace context, sampled or not: propagation, not a tag.
+            try:
+                add_trace_headers(span, response, self._trace_headers)
+            except Exception as exc:
+                failures.report("adding the trace response headers", exc)
         hook = self._finish_hook
         if hook is not None:
             try:

@@ -52,7 +52,7 @@ class RequestState:
     reference back to the request, so the request is freed as soon as it is served.
     """
 
-    __slots__ = ("_registry", "_routed", "_scope", "_spans")
+    __slots__ = ("_recorded", "_registry", "_routed", "_scope", "_spans")
 
     def __init__(self, registry: object) -> None:
         self._registry = registry
@@ -62,6 +62,8 @@ class RequestState:
         self._spans: ServerSpans | None = None
         #: Whether the routed phase (name, traced attributes, start hook) has run.
         self._routed = False
+        #: Whether the tracer records the server span (keeps its tags): else none is built.
+        self._recorded = True
 
 
 def request_state(request: Request) -> RequestState | None:

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 from ._failures import failures
 from ._semconv import OPENTRACING, STABLE
 from ._state import current_tracing
+from ._tracers import span_recorded
 from ._tracing import Tracing
 
 __all__ = ["instrument", "is_instrumented", "uninstrument"]
@@ -135,14 +136,18 @@ def _before_cursor_execute(
         parent = tracer.active_span
         if parent is None:
             return
-        semconv = tracing.settings.semconv
-        tags = dict(_tags_of(conn.engine, semconv))
-        text = tracing.policy.truncate(statement)
-        if semconv != STABLE:
-            tags[ext_tags.DATABASE_STATEMENT] = text
-        if semconv != OPENTRACING:
-            tags["db.query.text"] = text
-        span = tracer.start_span(_operation(statement), child_of=parent, tags=tags)
+        if span_recorded(parent):
+            semconv = tracing.settings.semconv
+            tags = dict(_tags_of(conn.engine, semconv))
+            text = tracing.policy.truncate(statement)
+            if semconv != STABLE:
+                tags[ext_tags.DATABASE_STATEMENT] = text
+            if semconv != OPENTRACING:
+                tags["db.query.text"] = text
+            span = tracer.start_span(_operation(statement), child_of=parent, tags=tags)
+        else:
+            # Not sampled: the child keeps the parent's decision and would drop its tags.
+            span = tracer.start_span(_operation(statement), child_of=parent)
     except Exception as exc:
         failures.report("starting a SQL statement span", exc)
         return
@@ -156,7 +161,7 @@ def _end(context: Any, exception: BaseException | None) -> None:
     setattr(context, _SPAN_ATTR, None)
     span, tracing = found
     try:
-        if exception is not None:
+        if exception is not None and span_recorded(span):
             tracing.record_error(span, exception)
         span.finish()
     except Exception as exc:

@@ -19,7 +19,12 @@ import pyramid_tracing._tracers
 from pyramid_tracing._carrier import HeaderCarrier, environ_key
 from pyramid_tracing._settings import DEFAULT_SENSITIVE_HEADERS, DEFAULT_SENSITIVE_QUERY_PARAMS
 from pyramid_tracing._tags import TagPolicy
-from pyramid_tracing._tracers import context_header_check, empty_context_check, span_batch_type
+from pyramid_tracing._tracers import (
+    context_carrier,
+    context_header_check,
+    empty_context_check,
+    span_batch_type,
+)
 from pyramid_tracing._urls import request_path, request_url, url_tag
 
 POLICY = TagPolicy(
@@ -271,6 +276,51 @@ def test_skipped_extraction_would_have_found_no_context(
         # A corrupt context, or an ID that is not hex (MockTracer): no context either.
         found = None
     assert found is None
+
+
+def _extracted(tracer: opentracing.Tracer, carrier: Any) -> object:
+    """What ``extract`` finds in ``carrier``: the context's fields, or the exception's type."""
+    try:
+        context = tracer.extract(opentracing.Format.HTTP_HEADERS, carrier)
+    except Exception as exc:
+        return type(exc)
+    if context is None:
+        return None
+    return {
+        name: getattr(context, name, None)
+        for name in ("trace_id", "span_id", "parent_id", "flags", "sampled", "debug_id")
+    } | {"baggage": dict(context.baggage)}
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    environ=st.dictionaries(context_keys, context_values, max_size=6),
+    name=st.sampled_from(sorted(KNOWN_TRACERS)),
+)
+def test_small_carrier_extracts_what_the_whole_carrier_does(
+    environ: dict[str, str], name: str
+) -> None:
+    """Extracting from only the tracer's own headers finds the same context, or the same error."""
+    tracer = KNOWN_TRACERS[name]
+    carrier = context_carrier(tracer)
+    assert carrier is not None
+    small = carrier(environ)
+    if small is None:
+        return  # baggage headers, or a propagator it does not know: the whole carrier
+    assert _extracted(tracer, small) == _extracted(tracer, HeaderCarrier(environ))
+
+
+def test_small_carrier_defers_to_the_whole_carrier_for_baggage() -> None:
+    """A request with baggage headers is extracted from the whole carrier."""
+    environ = {"HTTP_OT_TRACER_TRACEID": "1", "HTTP_OT_TRACER_SPANID": "2"}
+    carrier = context_carrier(KNOWN_TRACERS["mock"])
+    assert carrier is not None
+    assert carrier(environ) == {"ot-tracer-traceid": "1", "ot-tracer-spanid": "2"}
+    assert carrier({**environ, "HTTP_OT_BAGGAGE_USER": "ann"}) is None
+    jaeger = context_carrier(KNOWN_TRACERS["jaeger"])
+    assert jaeger is not None
+    assert jaeger({"HTTP_UBER_TRACE_ID": "1:2:0:1"}) == {"uber-trace-id": "1:2:0:1"}
+    assert jaeger({"HTTP_UBER_TRACE_ID": "1:2:0:1", "HTTP_UBERCTX_USER": "ann"}) is None
 
 
 def test_header_check_lets_context_headers_through() -> None:

@@ -240,3 +240,29 @@ def test_a_context_the_tracer_cannot_start_under_gives_a_new_root(
     messages = [record.getMessage() for record in caplog.records]
     assert any("under the extracted context" in message for message in messages)
     assert get_tracing(app.app.registry).tracer is failing
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {},
+        {"HTTP_TRACEPARENT": TRACEPARENT},
+        {"HTTP_TRACEPARENT": TRACEPARENT[:-2] + "00", "HTTP_TRACESTATE": "a=1,b=2"},
+        {"HTTP_TRACEPARENT": "00-not-a-context", "HTTP_BAGGAGE": "user=ann"},
+        {"HTTP_TRACEPARENT": "00-" + "0" * 32 + "-b7ad6b7169203331-01"},
+        {"HTTP_BAGGAGE": "user=ann"},
+    ],
+)
+def test_direct_extract_finds_what_the_shim_extract_finds(environ: dict[str, str]) -> None:
+    """The starter's extract (the propagator on the environ) equals the shim's extract."""
+    from pyramid_tracing._carrier import HeaderCarrier
+
+    tracer, _ = _shim()
+    starter = server_span_starter(tracer)
+    assert starter is not None
+    shim_context = tracer.extract(opentracing.Format.HTTP_HEADERS, HeaderCarrier(environ)).unwrap()
+    found = starter.extract(environ)
+    if not shim_context.is_valid:
+        assert found is None
+    else:
+        assert trace.get_current_span(found).get_span_context() == shim_context
