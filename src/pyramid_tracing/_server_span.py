@@ -17,22 +17,22 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import opentracing
-from opentracing import Format, Scope, Span
+from opentracing import Span
 from opentracing.ext import tags as ext_tags
 from webob import Response as WebObResponse
 
-from ._carrier import HeaderCarrier
 from ._failures import failures, logger
 from ._naming import namer
-from ._server_tags import start_tags, tag_result
+from ._server_start import StartPhase
+from ._server_tags import tag_result
 from ._settings import TracingSettings
 from ._state import RequestState, current
 from ._tags import TagPolicy, header_tags
 from ._trace_ids import add_trace_headers
-from ._tracers import Capabilities, LateTags, ServerSpanStarter, capabilities
+from ._tracers import Capabilities, capabilities
 from .typing import Request, Response, StartSpanHook
 
 if TYPE_CHECKING:
@@ -47,28 +47,9 @@ _SERVER_TAGS: Final = {
     ext_tags.COMPONENT: "pyramid",
     ext_tags.SPAN_KIND: ext_tags.SPAN_KIND_RPC_SERVER,
 }
-_EXPECTED_EXTRACT_ERRORS: Final = (
-    opentracing.InvalidCarrierException,
-    opentracing.SpanContextCorruptedException,
-    opentracing.UnsupportedFormatException,
-)
 
 
-def _under_parent_or_root(start: Callable[[Any], _S], parent: Any) -> _S:
-    """``start(parent)``, or ``start(None)`` (a new root) when it fails under ``parent``.
-
-    A context the tracer extracted but cannot use must not cost the request its span.
-    """
-    try:
-        return start(parent)
-    except Exception as exc:
-        if parent is None:
-            raise
-        failures.report("starting the server span under the extracted context", exc)
-        return start(None)
-
-
-class ServerSpans:
+class ServerSpans(StartPhase):
     """Starts, routes and finishes the server spans of one :class:`~pyramid_tracing.Tracing`."""
 
     def __init__(
@@ -187,145 +168,6 @@ class ServerSpans:
         return result
 
     # -- start -----------------------------------------------------------------------------
-
-    def start(self, caps: Capabilities, request: Request, state: RequestState) -> Scope | None:
-        """Start and activate the server span of ``request``; ``None`` if the tracer fails.
-
-        With a tracer whose sampling decision ignores the start tags (``caps.late_tags``), the
-        span starts without them, and they are built only if the tracer records the span.
-        """
-        tracer = caps.tracer
-        late = caps.late_tags
-        try:
-            starter = caps.starter
-            if caps.noop:
-                # OpenTracing's own no-op tracer: its spans drop every tag and context, so none
-                # is extracted or built (this path runs only when hooks want the span).
-                scope = tracer.start_active_span(
-                    request.method, finish_on_close=True, ignore_active_span=True
-                )
-            elif starter is not None:
-                scope = self._start_direct(caps, starter, request)
-            else:
-                active = tracer.scope_manager.active
-                if active is not None:
-                    # An outer WSGI layer already traces this request: nest under it.
-                    parent = active.span
-                elif caps.may_carry is None or caps.may_carry(request.environ):
-                    parent = self._extract(caps, request)
-                else:
-                    parent = None  # no header that this tracer reads: nothing to extract
-                name = request.method
-                scope = self._start_active(tracer, name, parent, self._first_tags(caps, request))
-        except Exception as exc:
-            failures.report("starting the server span", exc)
-            return None
-        state._scope = scope
-        state._spans = self
-        state._routed = False
-        recorded = caps.recorded
-        if recorded is None:
-            state._recorded = True
-        else:
-            span = scope.span
-            state._recorded = recorded(span)
-            if late is not None and state._recorded:
-                try:
-                    tags = start_tags(
-                        self.policy, request, request.method, self._request_headers, self._semconv
-                    )
-                    late.set_tags(span, tags)
-                except Exception as exc:
-                    failures.report("tagging the server span", exc)
-        return scope
-
-    def _start_tags(self, request: Request) -> dict[str, object]:
-        return start_tags(
-            self.policy, request, request.method, self._request_headers, self._semconv
-        )
-
-    def _first_tags(self, caps: Capabilities, request: Request) -> dict[str, object] | None:
-        """The tags the span starts with: all start tags, or only what the tracer reads."""
-        late = caps.late_tags
-        if late is None:
-            return start_tags(
-                self.policy, request, request.method, self._request_headers, self._semconv
-            )
-        early = late.early
-        # A copy: jaeger-client adds its sampler's tags to the dict it is given.
-        return None if early is None else dict(early)
-
-    def _record_late(
-        self, state: RequestState, request: Request, span: Any, late: LateTags | None
-    ) -> bool:
-        """Give a span started without its start tags these tags, if the tracer records it.
-
-        Returns whether it records.
-        """
-        recorded = (self._fixed or self.capabilities()).recorded
-        if recorded is not None and not recorded(span):
-            return False
-        state._recorded = True
-        try:
-            if late is not None:
-                tags = start_tags(
-                    self.policy, request, request.method, self._request_headers, self._semconv
-                )
-                late.set_tags(span, tags)
-        except Exception as exc:
-            failures.report("tagging the server span", exc)
-        return True
-
-    @staticmethod
-    def _extract(caps: Capabilities, request: Request) -> Any:
-        is_empty = caps.is_empty
-        try:
-            environ = request.environ
-            carrier = None if caps.carrier is None else caps.carrier(environ)
-            if carrier is None:
-                carrier = cast("dict[str, str]", HeaderCarrier(environ))
-            context = caps.tracer.extract(Format.HTTP_HEADERS, carrier)
-            return None if is_empty is not None and is_empty(context) else context
-        except _EXPECTED_EXTRACT_ERRORS:
-            return None
-        except Exception as exc:
-            failures.report("extracting the trace context from the request headers", exc)
-            return None
-
-    def _start_direct(
-        self, caps: Capabilities, starter: ServerSpanStarter, request: Request
-    ) -> Scope:
-        """Start the span with ``starter``, which finds the active parent on its own."""
-        may_carry = caps.may_carry
-        parent = None  # the starter nests the span under the current span, if any
-        if (may_carry is None or may_carry(request.environ)) and not starter.nests():
-            try:
-                parent = starter.extract(request.environ)
-            except Exception as exc:
-                failures.report("extracting the trace context from the request headers", exc)
-        name = request.method
-        tags = self._first_tags(caps, request)
-        scope = _under_parent_or_root(lambda parent: starter(name, parent, tags), parent)
-        # None: a parent of a kind the starter does not handle; the tracer's own path does.
-        return self._start_active(caps.tracer, name, parent, tags) if scope is None else scope
-
-    @staticmethod
-    def _start_active(
-        tracer: opentracing.Tracer, name: str, parent: Any, tags: dict[str, object] | None
-    ) -> Scope:
-        if parent is None:
-            # No retry without a parent: no closure to make.
-            return tracer.start_active_span(
-                name, tags=tags, finish_on_close=True, ignore_active_span=True
-            )
-
-        def start(parent: Any) -> Scope:
-            return tracer.start_active_span(
-                name, child_of=parent, tags=tags, finish_on_close=True, ignore_active_span=True
-            )
-
-        scope: Scope = _under_parent_or_root(start, parent)
-        return scope
 
     # -- routed ----------------------------------------------------------------------------
 

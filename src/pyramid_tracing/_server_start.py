@@ -1,0 +1,200 @@
+"""The *start* phase of the server span: the caller's context, then the span and its tags.
+
+A mixin of :class:`~pyramid_tracing._server_span.ServerSpans`, which holds the attributes it
+reads; split out so that each phase's module stays readable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
+
+import opentracing
+from opentracing import Format, Scope
+
+from ._carrier import HeaderCarrier
+from ._failures import failures
+from ._server_tags import start_tags
+from ._state import RequestState
+from ._tags import TagPolicy
+from ._tracers import Capabilities, LateTags, ServerSpanStarter
+from .typing import Request
+
+if TYPE_CHECKING:
+    from ._server_span import ServerSpans
+    from ._tracing import Tracing
+
+__all__ = ["StartPhase"]
+
+_S = TypeVar("_S")
+
+_EXPECTED_EXTRACT_ERRORS: Final = (
+    opentracing.InvalidCarrierException,
+    opentracing.SpanContextCorruptedException,
+    opentracing.UnsupportedFormatException,
+)
+
+
+def _under_parent_or_root(start: Callable[[Any], _S], parent: Any) -> _S:
+    """``start(parent)``, or ``start(None)`` (a new root) when it fails under ``parent``.
+
+    A context the tracer extracted but cannot use must not cost the request its span.
+    """
+    try:
+        return start(parent)
+    except Exception as exc:
+        if parent is None:
+            raise
+        failures.report("starting the server span under the extracted context", exc)
+        return start(None)
+
+
+class StartPhase:
+    """Starting a server span: extraction, the tracer's own path or a direct start, tags."""
+
+    # Set by ServerSpans.__init__.
+    _tracing: Tracing
+    policy: TagPolicy
+    _request_headers: tuple[tuple[str, str], ...]
+    _semconv: str
+    _fixed: Capabilities | None
+    capabilities: Callable[[], Capabilities]
+
+    def start(self, caps: Capabilities, request: Request, state: RequestState) -> Scope | None:
+        """Start and activate the server span of ``request``; ``None`` if the tracer fails.
+
+        With a tracer whose sampling decision ignores the start tags (``caps.late_tags``), the
+        span starts without them, and they are built only if the tracer records the span.
+        """
+        tracer = caps.tracer
+        late = caps.late_tags
+        try:
+            starter = caps.starter
+            if caps.noop:
+                # OpenTracing's own no-op tracer: its spans drop every tag and context, so none
+                # is extracted or built (this path runs only when hooks want the span).
+                scope = tracer.start_active_span(
+                    request.method, finish_on_close=True, ignore_active_span=True
+                )
+            elif starter is not None:
+                scope = self._start_direct(caps, starter, request)
+            else:
+                active = tracer.scope_manager.active
+                if active is not None:
+                    # An outer WSGI layer already traces this request: nest under it.
+                    parent = active.span
+                elif caps.may_carry is None or caps.may_carry(request.environ):
+                    parent = self._extract(caps, request)
+                else:
+                    parent = None  # no header that this tracer reads: nothing to extract
+                name = request.method
+                scope = self._start_active(tracer, name, parent, self._first_tags(caps, request))
+        except Exception as exc:
+            failures.report("starting the server span", exc)
+            return None
+        state._scope = scope
+        state._spans = cast("ServerSpans", self)  # the only class that has this mixin
+        state._routed = False
+        recorded = caps.recorded
+        if recorded is None:
+            state._recorded = True
+        else:
+            span = scope.span
+            state._recorded = recorded(span)
+            if late is not None and state._recorded:
+                try:
+                    tags = start_tags(
+                        self.policy, request, request.method, self._request_headers, self._semconv
+                    )
+                    late.set_tags(span, tags)
+                except Exception as exc:
+                    failures.report("tagging the server span", exc)
+        return scope
+
+    def _start_tags(self, request: Request) -> dict[str, object]:
+        return start_tags(
+            self.policy, request, request.method, self._request_headers, self._semconv
+        )
+
+    def _first_tags(self, caps: Capabilities, request: Request) -> dict[str, object] | None:
+        """The tags the span starts with: all start tags, or only what the tracer reads."""
+        late = caps.late_tags
+        if late is None:
+            return start_tags(
+                self.policy, request, request.method, self._request_headers, self._semconv
+            )
+        early = late.early
+        # A copy: jaeger-client adds its sampler's tags to the dict it is given.
+        return None if early is None else dict(early)
+
+    def _record_late(
+        self, state: RequestState, request: Request, span: Any, late: LateTags | None
+    ) -> bool:
+        """Give a span started without its start tags these tags, if the tracer records it.
+
+        Returns whether it records.
+        """
+        recorded = (self._fixed or self.capabilities()).recorded
+        if recorded is not None and not recorded(span):
+            return False
+        state._recorded = True
+        try:
+            if late is not None:
+                tags = start_tags(
+                    self.policy, request, request.method, self._request_headers, self._semconv
+                )
+                late.set_tags(span, tags)
+        except Exception as exc:
+            failures.report("tagging the server span", exc)
+        return True
+
+    @staticmethod
+    def _extract(caps: Capabilities, request: Request) -> Any:
+        is_empty = caps.is_empty
+        try:
+            environ = request.environ
+            carrier = None if caps.carrier is None else caps.carrier(environ)
+            if carrier is None:
+                carrier = cast("dict[str, str]", HeaderCarrier(environ))
+            context = caps.tracer.extract(Format.HTTP_HEADERS, carrier)
+            return None if is_empty is not None and is_empty(context) else context
+        except _EXPECTED_EXTRACT_ERRORS:
+            return None
+        except Exception as exc:
+            failures.report("extracting the trace context from the request headers", exc)
+            return None
+
+    def _start_direct(
+        self, caps: Capabilities, starter: ServerSpanStarter, request: Request
+    ) -> Scope:
+        """Start the span with ``starter``, which finds the active parent on its own."""
+        may_carry = caps.may_carry
+        parent = None  # the starter nests the span under the current span, if any
+        if (may_carry is None or may_carry(request.environ)) and not starter.nests():
+            try:
+                parent = starter.extract(request.environ)
+            except Exception as exc:
+                failures.report("extracting the trace context from the request headers", exc)
+        name = request.method
+        tags = self._first_tags(caps, request)
+        scope = _under_parent_or_root(lambda parent: starter(name, parent, tags), parent)
+        # None: a parent of a kind the starter does not handle; the tracer's own path does.
+        return self._start_active(caps.tracer, name, parent, tags) if scope is None else scope
+
+    @staticmethod
+    def _start_active(
+        tracer: opentracing.Tracer, name: str, parent: Any, tags: dict[str, object] | None
+    ) -> Scope:
+        if parent is None:
+            # No retry without a parent: no closure to make.
+            return tracer.start_active_span(
+                name, tags=tags, finish_on_close=True, ignore_active_span=True
+            )
+
+        def start(parent: Any) -> Scope:
+            return tracer.start_active_span(
+                name, child_of=parent, tags=tags, finish_on_close=True, ignore_active_span=True
+            )
+
+        scope: Scope = _under_parent_or_root(start, parent)
+        return scope
