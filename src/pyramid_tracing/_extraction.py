@@ -41,6 +41,19 @@ def context_header_check(tracer: object) -> Callable[[dict[str, Any]], bool] | N
     ``SpanContextCorruptedException``). It re-checks the tracer's propagator on each call,
     so a propagator registered later is honoured.
     """
+    propagator = _text_propagator(tracer)
+    if propagator is not None:
+        return _ot_check(tracer, propagator)
+    if type(tracer).__module__ == "opentelemetry.shim.opentracing_shim":
+        from opentelemetry.shim.opentracing_shim import TracerShim
+
+        if type(tracer) is TracerShim:
+            return _otel_check()
+    return _jaeger_check(tracer) if _is_jaeger(tracer) else None
+
+
+def _text_propagator(tracer: object) -> type | None:
+    """The text propagator class of an exact BasicTracer or MockTracer, else ``None``."""
     module = type(tracer).__module__
     if module == "basictracer.tracer":
         from basictracer import BasicTracer  # type: ignore[import-untyped]
@@ -48,25 +61,22 @@ def context_header_check(tracer: object) -> Callable[[dict[str, Any]], bool] | N
             TextPropagator as BasicPropagator,
         )
 
-        if type(tracer) is BasicTracer:
-            return _ot_check(tracer, BasicPropagator)
-    elif module == "opentracing.mocktracer.tracer":
+        return BasicPropagator if type(tracer) is BasicTracer else None
+    if module == "opentracing.mocktracer.tracer":
         from opentracing.mocktracer import MockTracer
         from opentracing.mocktracer.text_propagator import TextPropagator as MockPropagator
 
-        if type(tracer) is MockTracer:
-            return _ot_check(tracer, MockPropagator)
-    elif module == "opentelemetry.shim.opentracing_shim":
-        from opentelemetry.shim.opentracing_shim import TracerShim
-
-        if type(tracer) is TracerShim:
-            return _otel_check()
-    elif module == "jaeger_client.tracer":
-        from jaeger_client.tracer import Tracer as JaegerTracer
-
-        if type(tracer) is JaegerTracer:
-            return _jaeger_check(tracer)
+        return MockPropagator if type(tracer) is MockTracer else None
     return None
+
+
+def _is_jaeger(tracer: object) -> bool:
+    """Whether ``tracer`` is jaeger-client's own Tracer (not a subclass)."""
+    if type(tracer).__module__ != "jaeger_client.tracer":
+        return False
+    from jaeger_client.tracer import Tracer as JaegerTracer
+
+    return type(tracer) is JaegerTracer
 
 
 def _ot_check(tracer: Any, propagator_type: type) -> Callable[[dict[str, Any]], bool]:
@@ -94,25 +104,10 @@ def context_carrier(
     tracer: object,
 ) -> Callable[[dict[str, Any]], dict[str, str] | None] | None:
     """``carrier(environ)`` for a tracer whose extraction is known, else ``None``."""
-    module = type(tracer).__module__
-    if module == "basictracer.tracer":
-        from basictracer import BasicTracer
-        from basictracer.text_propagator import TextPropagator as BasicPropagator
-
-        if type(tracer) is BasicTracer:
-            return _ot_carrier(tracer, BasicPropagator)
-    elif module == "opentracing.mocktracer.tracer":
-        from opentracing.mocktracer import MockTracer
-        from opentracing.mocktracer.text_propagator import TextPropagator as MockPropagator
-
-        if type(tracer) is MockTracer:
-            return _ot_carrier(tracer, MockPropagator)
-    elif module == "jaeger_client.tracer":
-        from jaeger_client.tracer import Tracer as JaegerTracer
-
-        if type(tracer) is JaegerTracer:
-            return _jaeger_carrier(tracer)
-    return None
+    propagator = _text_propagator(tracer)
+    if propagator is not None:
+        return _ot_carrier(tracer, propagator)
+    return _jaeger_carrier(tracer) if _is_jaeger(tracer) else None
 
 
 def _header_name(key: str) -> str:
