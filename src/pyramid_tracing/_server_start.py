@@ -103,15 +103,13 @@ class StartPhase:
             state._recorded = recorded(span)
             if late is not None and state._recorded:
                 try:
-                    tags = start_tags(
-                        self.policy, request, request.method, self._request_headers, self._semconv
-                    )
-                    late.set_tags(span, tags)
+                    late.set_tags(span, self._start_tags(request))
                 except Exception as exc:
                     failures.report("tagging the server span", exc)
         return scope
 
     def _start_tags(self, request: Request) -> dict[str, object]:
+        """Every start tag, in the app's vocabulary."""
         return start_tags(
             self.policy, request, request.method, self._request_headers, self._semconv
         )
@@ -120,9 +118,7 @@ class StartPhase:
         """The tags the span starts with: all start tags, or only what the tracer reads."""
         late = caps.late_tags
         if late is None:
-            return start_tags(
-                self.policy, request, request.method, self._request_headers, self._semconv
-            )
+            return self._start_tags(request)
         early = late.early
         # A copy: jaeger-client adds its sampler's tags to the dict it is given.
         return None if early is None else dict(early)
@@ -140,10 +136,7 @@ class StartPhase:
         state._recorded = True
         try:
             if late is not None:
-                tags = start_tags(
-                    self.policy, request, request.method, self._request_headers, self._semconv
-                )
-                late.set_tags(span, tags)
+                late.set_tags(span, self._start_tags(request))
         except Exception as exc:
             failures.report("tagging the server span", exc)
         return True
