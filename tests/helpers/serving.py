@@ -22,9 +22,11 @@ def serve(app: Any, *, threads: int = 4) -> Iterator[str]:
         # polls in short steps and closes everything itself.
         while not stopping.is_set():
             server.asyncore.loop(timeout=0.05, map=server._map, use_poll=True, count=1)
+        # Let running tasks finish before their channels close under them (waitress would log
+        # "Exception when servicing" for a task whose socket was closed from this thread).
+        server.task_dispatcher.shutdown()
         for channel in list(server._map.values()):
             channel.close()
-        server.task_dispatcher.shutdown()
 
     thread = threading.Thread(target=run, name="waitress-test-server", daemon=True)
     thread.start()

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import attrs
 import opentracing
 import pytest
-import waitress
 from opentelemetry import trace as otel_trace
 from opentelemetry.util._once import Once
 from opentracing.mocktracer import MockTracer
@@ -231,28 +228,3 @@ def make_app(
         configure(config)
         app = config.make_wsgi_app()
     return TestApp(app)
-
-
-@contextmanager
-def serve(app: Any, *, threads: int = 4) -> Iterator[str]:
-    """Run ``app`` under waitress on a free loopback port; yield its base URL; stop it after."""
-    server: Any = waitress.create_server(app, host="127.0.0.1", port=0, threads=threads)
-    stopping = threading.Event()
-
-    def run() -> None:
-        # Short polling steps: closing waitress's sockets from another thread while it sits
-        # in select() fails, so the loop thread closes everything itself.
-        while not stopping.is_set():
-            server.asyncore.loop(timeout=0.05, map=server._map, use_poll=True, count=1)
-        for channel in list(server._map.values()):
-            channel.close()
-        server.task_dispatcher.shutdown()
-
-    thread = threading.Thread(target=run, name="instrument-test-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-        stopping.set()
-        thread.join(timeout=5)
-        assert not thread.is_alive(), "the waitress server did not stop"

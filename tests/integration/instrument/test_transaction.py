@@ -23,8 +23,9 @@ from webtest import TestApp
 
 from pyramid_tracing import ScopeManager
 from pyramid_tracing import sqlalchemy as traced_sqlalchemy
+from tests.helpers.serving import serve
 
-from .conftest import Kit, by_name, serve
+from .conftest import Kit, by_name
 
 Base = declarative_base()
 
