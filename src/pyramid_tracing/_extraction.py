@@ -130,6 +130,16 @@ def _prefixed(environ: dict[str, Any], prefix: str) -> bool:
         return True
 
 
+def _picked(environ: dict[str, Any], pairs: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """The carrier of only these headers: ``{carrier name: value}`` for each environ key set."""
+    found = {}
+    for key, name in pairs:
+        value = environ.get(key)
+        if value is not None:
+            found[name] = value
+    return found
+
+
 def _ot_carrier(
     tracer: Any, propagator_type: type
 ) -> Callable[[dict[str, Any]], dict[str, str] | None]:
@@ -140,14 +150,31 @@ def _ot_carrier(
             return None
         if _prefixed(environ, _OT_BAGGAGE):
             return None
-        found = {}
-        for key, name in _OT_KEYS:
-            value = environ.get(key)
-            if value is not None:
-                found[name] = value
-        return found
+        return _picked(environ, _OT_KEYS)
 
     return carrier
+
+
+def _text_codec_names(codecs: Any, text_codec: type) -> tuple[str, str, str, str] | None:
+    """jaeger-client's header names (trace id, debug id, baggage, baggage prefix).
+
+    ``None`` when its HTTP-headers codec is not its own text codec, or a name is not ASCII
+    text: the tracer's own extraction then decides. Read on each call, so that a codec
+    reconfigured later is honoured.
+    """
+    codec: Any = codecs.get(Format.HTTP_HEADERS)
+    kind = type(codec)  # compared apart: narrowing codec to `type` would lose its attributes
+    if kind is not text_codec:
+        return None
+    names = (
+        codec.trace_id_header,
+        codec.debug_id_header,
+        codec.baggage_header,
+        codec.baggage_prefix,
+    )
+    if not all(isinstance(name, str) and name.isascii() for name in names):
+        return None
+    return cast("tuple[str, str, str, str]", names)
 
 
 def _jaeger_carrier(tracer: Any) -> Callable[[dict[str, Any]], dict[str, str] | None]:
@@ -158,31 +185,18 @@ def _jaeger_carrier(tracer: Any) -> Callable[[dict[str, Any]], dict[str, str] | 
     known: list[tuple[tuple[object, ...], tuple[tuple[str, str], ...], str]] = []
 
     def carrier(environ: dict[str, Any]) -> dict[str, str] | None:
-        codec = codecs.get(Format.HTTP_HEADERS)
-        if type(codec) is not TextCodec:
+        names = _text_codec_names(codecs, TextCodec)
+        if names is None:
             return None
-        names = (
-            codec.trace_id_header,
-            codec.debug_id_header,
-            codec.baggage_header,
-            codec.baggage_prefix,
-        )
         if not known or known[0][0] != names:
-            if not all(isinstance(name, str) and name.isascii() for name in names):
-                return None
-            keys = [environ_key(cast("str", name)) for name in names]
+            keys = [environ_key(name) for name in names]
             if not all(key.startswith("HTTP_") for key in keys):
                 return None
             known[:] = [(names, tuple((key, _header_name(key)) for key in keys[:3]), keys[3])]
         _, pairs, prefix = known[0]
         if _prefixed(environ, "\n" + prefix):
             return None
-        found = {}
-        for key, name in pairs:
-            value = environ.get(key)
-            if value is not None:
-                found[name] = value
-        return found
+        return _picked(environ, pairs)
 
     return carrier
 
@@ -229,29 +243,19 @@ def _jaeger_check(tracer: Any) -> Callable[[dict[str, Any]], bool]:
     known: list[tuple[tuple[object, ...], tuple[str, ...], str]] = []
 
     def may_carry(environ: dict[str, Any]) -> bool:
-        codec = codecs.get(Format.HTTP_HEADERS)
-        if type(codec) is not TextCodec:
+        names = _text_codec_names(codecs, TextCodec)
+        if names is None:
             return True
-        names = (
-            codec.trace_id_header,
-            codec.debug_id_header,
-            codec.baggage_header,
-            codec.baggage_prefix,
-        )
         if not known or known[0][0] != names:
-            if not all(isinstance(name, str) and name.isascii() for name in names):
-                return True
-            keys = tuple(environ_key(cast("str", name)) for name in names)
+            keys = tuple(environ_key(name) for name in names)
             # Searched for in all keys joined by newlines: "\n" marks where a key starts.
             known[:] = [(names, keys[:3], "\n" + keys[3])]
         _, keys, prefix = known[0]
         for key in keys:
             if key in environ:
                 return True
-        try:
-            return prefix in "\n" + "\n".join(environ)
-        except TypeError:  # a key that is not a string: let the tracer decide
-            return True
+        # A key that is not a string counts as a match: the tracer decides.
+        return _prefixed(environ, prefix)
 
     return may_carry
 
