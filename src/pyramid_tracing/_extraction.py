@@ -11,45 +11,60 @@ from ._carrier import environ_key
 
 _SHIM_MODULE: Final = "opentelemetry.shim.opentracing_shim"
 
-__all__ = ["context_carrier", "context_header_check", "empty_context_check"]
+__all__ = ["context_header_check", "context_source", "empty_context_check"]
 
 
-# -- skipping extraction when no header can carry a context ----------------------------------
+# -- extracting from only the headers a tracer reads, or not at all --------------------------
 #
 # basictracer, MockTracer and jaeger-client extract by iterating over every header (MockTracer
-# then raises when it found none of its own), which costs more than the rest of the request's
-# glue. Their code reads only headers whose lowercase names equal or start with a few known
-# strings; when the environ has no key for one of them, extraction finds no context, and is
-# skipped. Only these exact tracer and propagator classes qualify: a subclass or another
-# propagator always gets the full extraction.
+# then raises when it found none of its own) and comparing each lowercased name with a few of
+# their own names and prefixes. ``context_source(tracer)`` gives, per request, the carrier
+# their extraction needs:
+#
+# * ``{}`` when the environ has no key for one of their context headers: an empty carrier,
+#   in which extraction finds no context, so it is skipped;
+# * a dict of only the headers whose names are theirs (each header appears once in either
+#   carrier, named as HeaderCarrier names it, lowercased): the same context, found faster;
+# * ``None`` when a header is under one of their baggage prefixes, or the tracer's propagator
+#   or codec is not the one this module knows: the whole HeaderCarrier, as before.
+#
+# Only these exact tracer and propagator classes qualify: a subclass or another propagator
+# always gets the full extraction. The propagator (or codec) is re-checked on every request,
+# so one registered later is honoured.
 #
 # A header's environ key is "HTTP_" + its name upper-cased with "_" for "-" (the CGI rule of
 # RFC 3875, section 4.1.18, that PEP 3333 adopts, and how WebOb looks a header up); header
 # names are ASCII tokens (RFC 9110). An environ key that breaks the rule, such as
 # "HTTP_ot-tracer-traceid", comes from no WSGI server, and its header is not extracted.
 
+#: ``source(environ)``: the carrier to extract from (see above).
+ContextSource = Callable[[dict[str, Any]], "dict[str, str] | None"]
+
 # Both MockTracer and basictracer need ot-tracer-traceid (and ot-tracer-spanid; basictracer
 # also ot-tracer-sampled) to find a context; baggage alone is no context (or a corrupt one).
 _OT_TRACE_ID_KEY: Final = "HTTP_OT_TRACER_TRACEID"
 
 
-def context_header_check(tracer: object) -> Callable[[dict[str, Any]], bool] | None:
-    """``may_carry(environ)`` for a tracer whose extraction is known, else ``None``.
-
-    ``may_carry`` is false only when the tracer's ``extract(Format.HTTP_HEADERS, ...)`` on
-    these headers would find no span context (return ``None`` or raise
-    ``SpanContextCorruptedException``). It re-checks the tracer's propagator on each call,
-    so a propagator registered later is honoured.
-    """
+def context_source(tracer: object) -> ContextSource | None:
+    """``source(environ)`` for a tracer whose extraction is known, else ``None``."""
     propagator = _text_propagator(tracer)
     if propagator is not None:
-        return _ot_check(tracer, propagator)
-    if type(tracer).__module__ == "opentelemetry.shim.opentracing_shim":
+        return _ot_source(tracer, propagator)
+    return _jaeger_source(tracer) if _is_jaeger(tracer) else None
+
+
+def context_header_check(tracer: object) -> Callable[[dict[str, Any]], bool] | None:
+    """``may_carry(environ)`` for the OpenTelemetry shim, else ``None``.
+
+    ``may_carry`` is false only when the shim's ``extract(Format.HTTP_HEADERS, ...)`` on these
+    headers would find no span context. The tracers of :func:`context_source` need none.
+    """
+    if type(tracer).__module__ == _SHIM_MODULE:
         from opentelemetry.shim.opentracing_shim import TracerShim
 
         if type(tracer) is TracerShim:
             return _otel_check()
-    return _jaeger_check(tracer) if _is_jaeger(tracer) else None
+    return None
 
 
 def _text_propagator(tracer: object) -> type | None:
@@ -79,37 +94,6 @@ def _is_jaeger(tracer: object) -> bool:
     return type(tracer) is JaegerTracer
 
 
-def _ot_check(tracer: Any, propagator_type: type) -> Callable[[dict[str, Any]], bool]:
-    propagators = tracer._propagators
-
-    def may_carry(environ: dict[str, Any]) -> bool:
-        propagator = propagators.get(Format.HTTP_HEADERS)
-        if type(propagator) is not propagator_type:
-            return True
-        return _OT_TRACE_ID_KEY in environ
-
-    return may_carry
-
-
-# -- extracting from the headers the tracer reads, not from all of them ---------------------
-#
-# The same tracers' extract iterates over the whole carrier and compares each name, lowercased,
-# with its own few names and prefixes. Given a carrier of only the headers that equal one of
-# its names, it finds the same context (each header appears once in either carrier, named as
-# HeaderCarrier names it, lowercased). A request with a header under one of its prefixes
-# (baggage) gets the whole carrier.
-
-
-def context_carrier(
-    tracer: object,
-) -> Callable[[dict[str, Any]], dict[str, str] | None] | None:
-    """``carrier(environ)`` for a tracer whose extraction is known, else ``None``."""
-    propagator = _text_propagator(tracer)
-    if propagator is not None:
-        return _ot_carrier(tracer, propagator)
-    return _jaeger_carrier(tracer) if _is_jaeger(tracer) else None
-
-
 def _header_name(key: str) -> str:
     # How HeaderCarrier names an HTTP_ environ key, lowercased (as the tracers compare it).
     return key[5:].replace("_", "-").lower()
@@ -130,75 +114,93 @@ def _prefixed(environ: dict[str, Any], prefix: str) -> bool:
         return True
 
 
-def _picked(environ: dict[str, Any], pairs: tuple[tuple[str, str], ...]) -> dict[str, str]:
-    """The carrier of only these headers: ``{carrier name: value}`` for each environ key set."""
-    found = {}
-    for key, name in pairs:
-        value = environ.get(key)
-        if value is not None:
-            found[name] = value
-    return found
-
-
-def _ot_carrier(
-    tracer: Any, propagator_type: type
-) -> Callable[[dict[str, Any]], dict[str, str] | None]:
+def _ot_source(tracer: Any, propagator_type: type) -> ContextSource:
     propagators = tracer._propagators
+    (trace_id_key, trace_id), (span_id_key, span_id), (sampled_key, sampled) = _OT_KEYS
 
-    def carrier(environ: dict[str, Any]) -> dict[str, str] | None:
+    def source(environ: dict[str, Any]) -> dict[str, str] | None:
         if type(propagators.get(Format.HTTP_HEADERS)) is not propagator_type:
             return None
+        value = environ.get(trace_id_key)
+        if value is None:
+            return {}  # no trace id: no context (baggage alone is none)
         if _prefixed(environ, _OT_BAGGAGE):
             return None
-        return _picked(environ, _OT_KEYS)
+        found = {trace_id: value}
+        value = environ.get(span_id_key)
+        if value is not None:
+            found[span_id] = value
+        value = environ.get(sampled_key)
+        if value is not None:
+            found[sampled] = value
+        return found
 
-    return carrier
+    return source
 
 
-def _text_codec_names(codecs: Any, text_codec: type) -> tuple[str, str, str, str] | None:
+def _text_codec_names(codec: Any) -> tuple[object, object, object, object]:
     """jaeger-client's header names (trace id, debug id, baggage, baggage prefix).
 
-    ``None`` when its HTTP-headers codec is not its own text codec, or a name is not ASCII
-    text: the tracer's own extraction then decides. Read on each call, so that a codec
-    reconfigured later is honoured.
+    Read on each request, so that a codec reconfigured later is honoured.
     """
-    codec: Any = codecs.get(Format.HTTP_HEADERS)
-    kind = type(codec)  # compared apart: narrowing codec to `type` would lose its attributes
-    if kind is not text_codec:
-        return None
-    names = (
+    return (
         codec.trace_id_header,
         codec.debug_id_header,
         codec.baggage_header,
         codec.baggage_prefix,
     )
+
+
+def _jaeger_plan(
+    names: tuple[object, ...],
+) -> tuple[tuple[tuple[str, str], ...], str] | None:
+    """``((environ key, carrier name) of its 3 headers, newline + baggage key prefix)``.
+
+    ``None`` when a name is not ASCII text, or does not map to an ``HTTP_`` key: the
+    tracer's own extraction then decides.
+    """
     if not all(isinstance(name, str) and name.isascii() for name in names):
         return None
-    return cast("tuple[str, str, str, str]", names)
+    keys = [environ_key(cast("str", name)) for name in names]
+    if not all(key.startswith("HTTP_") for key in keys):
+        return None
+    return tuple((key, _header_name(key)) for key in keys[:3]), "\n" + keys[3]
 
 
-def _jaeger_carrier(tracer: Any) -> Callable[[dict[str, Any]], dict[str, str] | None]:
+def _jaeger_source(tracer: Any) -> ContextSource:
+    """``source`` for jaeger-client's text codec.
+
+    It finds a context in uber-trace-id, jaeger-debug-id, jaeger-baggage or any uberctx-*
+    header (the names its codec was configured with): the codec's names are checked and
+    turned into environ keys once per change.
+    """
     from jaeger_client.codecs import TextCodec
 
     codecs = tracer.codecs
-    # (the codec's names, ((environ key, carrier name), ...), the baggage key prefix)
-    known: list[tuple[tuple[object, ...], tuple[tuple[str, str], ...], str]] = []
+    # [the codec's names, their plan]: compared on each request, recomputed when they change.
+    known: list[Any] = [None, None]
 
-    def carrier(environ: dict[str, Any]) -> dict[str, str] | None:
-        names = _text_codec_names(codecs, TextCodec)
-        if names is None:
+    def source(environ: dict[str, Any]) -> dict[str, str] | None:
+        codec: Any = codecs.get(Format.HTTP_HEADERS)
+        if type(codec) is not TextCodec:
             return None
-        if not known or known[0][0] != names:
-            keys = [environ_key(name) for name in names]
-            if not all(key.startswith("HTTP_") for key in keys):
-                return None
-            known[:] = [(names, tuple((key, _header_name(key)) for key in keys[:3]), keys[3])]
-        _, pairs, prefix = known[0]
-        if _prefixed(environ, "\n" + prefix):
+        names = _text_codec_names(codec)
+        if names != known[0]:
+            known[:] = [names, _jaeger_plan(names)]
+        plan = known[1]
+        if plan is None:
             return None
-        return _picked(environ, pairs)
+        pairs, prefix = plan
+        if _prefixed(environ, prefix):
+            return None  # baggage headers: the whole carrier
+        found = {}
+        for key, name in pairs:
+            value = environ.get(key)
+            if value is not None:
+                found[name] = value
+        return found
 
-    return carrier
+    return source
 
 
 def _otel_check() -> Callable[[dict[str, Any]], bool]:
@@ -226,36 +228,6 @@ def _otel_check() -> Callable[[dict[str, Any]], bool]:
             inner: list[object] = list(propagator._propagators)
             return not all(known(each) for each in inner)
         return not known(propagator)
-
-    return may_carry
-
-
-def _jaeger_check(tracer: Any) -> Callable[[dict[str, Any]], bool]:
-    """``may_carry`` for jaeger-client's text codec.
-
-    It finds a context in uber-trace-id, jaeger-debug-id, jaeger-baggage or any uberctx-*
-    header (the names its codec was configured with).
-    """
-    from jaeger_client.codecs import TextCodec
-
-    codecs = tracer.codecs
-    # (the codec's names, their environ keys, the environ key prefix of the baggage headers)
-    known: list[tuple[tuple[object, ...], tuple[str, ...], str]] = []
-
-    def may_carry(environ: dict[str, Any]) -> bool:
-        names = _text_codec_names(codecs, TextCodec)
-        if names is None:
-            return True
-        if not known or known[0][0] != names:
-            keys = tuple(environ_key(name) for name in names)
-            # Searched for in all keys joined by newlines: "\n" marks where a key starts.
-            known[:] = [(names, keys[:3], "\n" + keys[3])]
-        _, keys, prefix = known[0]
-        for key in keys:
-            if key in environ:
-                return True
-        # A key that is not a string counts as a match: the tracer decides.
-        return _prefixed(environ, prefix)
 
     return may_carry
 

@@ -27,7 +27,7 @@ from webob import Response as WebObResponse
 from ._failures import failures, logger
 from ._naming import namer
 from ._server_start import StartPhase
-from ._server_tags import tag_result
+from ._server_tags import start_tags_builder, tag_result
 from ._settings import TracingSettings
 from ._state import RequestState, current
 from ._tags import TagPolicy, header_tags
@@ -66,6 +66,7 @@ class ServerSpans(StartPhase):
             sensitive_query_params=settings.sensitive_query_params,
             max_tag_length=settings.max_tag_length,
         )
+        self._max_length = settings.max_tag_length
         self._name = namer(settings.operation_name)
         self._attributes = settings.traced_attributes
         self._start_hook = start_hook
@@ -74,8 +75,10 @@ class ServerSpans(StartPhase):
         self._trace_headers = settings.response_trace_headers
         # The tag vocabulary (issue 12); interned, so that the tag builders compare with `is`.
         self._semconv = sys.intern(settings.semconv)
-        self._request_headers = header_tags(
-            "http.request.header.", settings.capture_request_headers
+        self.start_tags = start_tags_builder(
+            self.policy,
+            header_tags("http.request.header.", settings.capture_request_headers),
+            self._semconv,
         )
         self._response_headers = header_tags(
             "http.response.header.", settings.capture_response_headers
@@ -200,7 +203,9 @@ class ServerSpans(StartPhase):
             except Exception as exc:
                 failures.report("the operation_name callable", exc)
                 name = request.method
-            span.set_operation_name(self.policy.truncate(name))
+            if len(name) > self._max_length:
+                name = self.policy.truncate(name)
+            span.set_operation_name(name)
             names = self._attributes + attributes if attributes else self._attributes
             if names:
                 self._tracing.tag_attributes(span, request, names)

@@ -14,14 +14,13 @@ from opentracing import Format, Scope
 
 from ._carrier import HeaderCarrier
 from ._failures import failures
-from ._server_tags import start_tags
+from ._server_tags import StartTags
 from ._state import RequestState
 from ._tags import TagPolicy
 from ._tracers import Capabilities, LateTags, ServerSpanStarter
 from .typing import Request
 
 if TYPE_CHECKING:
-    from ._server_span import ServerSpans
     from ._tracing import Tracing
 
 __all__ = ["StartPhase"]
@@ -49,16 +48,37 @@ def _under_parent_or_root(start: Callable[[Any], _S], parent: Any) -> _S:
         return start(None)
 
 
+def _start_active(
+    tracer: opentracing.Tracer, name: str, parent: Any, tags: dict[str, object] | None
+) -> Scope:
+    """The tracer's own ``start_active_span``, under ``parent`` or as a new root.
+
+    A context the tracer extracted but cannot use must not cost the request its span: the
+    span is then started again as a new root.
+    """
+    try:
+        return tracer.start_active_span(
+            name, child_of=parent, tags=tags, finish_on_close=True, ignore_active_span=True
+        )
+    except Exception as exc:
+        if parent is None:
+            raise
+        failures.report("starting the server span under the extracted context", exc)
+        return tracer.start_active_span(
+            name, tags=tags, finish_on_close=True, ignore_active_span=True
+        )
+
+
 class StartPhase:
     """Starting a server span: extraction, the tracer's own path or a direct start, tags."""
 
     # Set by ServerSpans.__init__.
     _tracing: Tracing
     policy: TagPolicy
-    _request_headers: tuple[tuple[str, str], ...]
-    _semconv: str
     _fixed: Capabilities | None
     capabilities: Callable[[], Capabilities]
+    #: ``start_tags(request, method)``: every start tag, in the app's vocabulary.
+    start_tags: StartTags
 
     def start(self, caps: Capabilities, request: Request, state: RequestState) -> Scope | None:
         """Start and activate the server span of ``request``; ``None`` if the tracer fails.
@@ -69,31 +89,26 @@ class StartPhase:
         tracer = caps.tracer
         late = caps.late_tags
         try:
+            method = request.method
             starter = caps.starter
             if caps.noop:
                 # OpenTracing's own no-op tracer: its spans drop every tag and context, so none
                 # is extracted or built (this path runs only when hooks want the span).
                 scope = tracer.start_active_span(
-                    request.method, finish_on_close=True, ignore_active_span=True
+                    method, finish_on_close=True, ignore_active_span=True
                 )
             elif starter is not None:
-                scope = self._start_direct(caps, starter, request)
+                scope = self._start_direct(caps, starter, request, method)
             else:
                 active = tracer.scope_manager.active
-                if active is not None:
-                    # An outer WSGI layer already traces this request: nest under it.
-                    parent = active.span
-                elif caps.may_carry is None or caps.may_carry(request.environ):
-                    parent = self._extract(caps, request)
-                else:
-                    parent = None  # no header that this tracer reads: nothing to extract
-                name = request.method
-                scope = self._start_active(tracer, name, parent, self._first_tags(caps, request))
+                # An outer WSGI layer that already traces this request: nest under it.
+                parent = active.span if active is not None else _extract(caps, request.environ)
+                scope = _start_active(tracer, method, parent, self._first_tags(caps, request))
         except Exception as exc:
             failures.report("starting the server span", exc)
             return None
         state._scope = scope
-        state._spans = cast("ServerSpans", self)  # the only class that has this mixin
+        state._spans = self  # type: ignore[assignment]  # ServerSpans: the one class with it
         state._routed = False
         recorded = caps.recorded
         if recorded is None:
@@ -103,22 +118,16 @@ class StartPhase:
             state._recorded = recorded(span)
             if late is not None and state._recorded:
                 try:
-                    late.set_tags(span, self._start_tags(request))
+                    late.set_tags(span, self.start_tags(request, request.method))
                 except Exception as exc:
                     failures.report("tagging the server span", exc)
         return scope
-
-    def _start_tags(self, request: Request) -> dict[str, object]:
-        """Every start tag, in the app's vocabulary."""
-        return start_tags(
-            self.policy, request, request.method, self._request_headers, self._semconv
-        )
 
     def _first_tags(self, caps: Capabilities, request: Request) -> dict[str, object] | None:
         """The tags the span starts with: all start tags, or only what the tracer reads."""
         late = caps.late_tags
         if late is None:
-            return self._start_tags(request)
+            return self.start_tags(request, request.method)
         early = late.early
         # A copy: jaeger-client adds its sampler's tags to the dict it is given.
         return None if early is None else dict(early)
@@ -136,29 +145,13 @@ class StartPhase:
         state._recorded = True
         try:
             if late is not None:
-                late.set_tags(span, self._start_tags(request))
+                late.set_tags(span, self.start_tags(request, request.method))
         except Exception as exc:
             failures.report("tagging the server span", exc)
         return True
 
-    @staticmethod
-    def _extract(caps: Capabilities, request: Request) -> Any:
-        is_empty = caps.is_empty
-        try:
-            environ = request.environ
-            carrier = None if caps.carrier is None else caps.carrier(environ)
-            if carrier is None:
-                carrier = cast("dict[str, str]", HeaderCarrier(environ))
-            context = caps.tracer.extract(Format.HTTP_HEADERS, carrier)
-            return None if is_empty is not None and is_empty(context) else context
-        except _EXPECTED_EXTRACT_ERRORS:
-            return None
-        except Exception as exc:
-            failures.report("extracting the trace context from the request headers", exc)
-            return None
-
     def _start_direct(
-        self, caps: Capabilities, starter: ServerSpanStarter, request: Request
+        self, caps: Capabilities, starter: ServerSpanStarter, request: Request, name: str
     ) -> Scope:
         """Start the span with ``starter``, which finds the active parent on its own."""
         may_carry = caps.may_carry
@@ -168,26 +161,31 @@ class StartPhase:
                 parent = starter.extract(request.environ)
             except Exception as exc:
                 failures.report("extracting the trace context from the request headers", exc)
-        name = request.method
         tags = self._first_tags(caps, request)
         scope = _under_parent_or_root(lambda parent: starter(name, parent, tags), parent)
         # None: a parent of a kind the starter does not handle; the tracer's own path does.
-        return self._start_active(caps.tracer, name, parent, tags) if scope is None else scope
+        return _start_active(caps.tracer, name, parent, tags) if scope is None else scope
 
-    @staticmethod
-    def _start_active(
-        tracer: opentracing.Tracer, name: str, parent: Any, tags: dict[str, object] | None
-    ) -> Scope:
-        if parent is None:
-            # No retry without a parent: no closure to make.
-            return tracer.start_active_span(
-                name, tags=tags, finish_on_close=True, ignore_active_span=True
-            )
 
-        def start(parent: Any) -> Scope:
-            return tracer.start_active_span(
-                name, child_of=parent, tags=tags, finish_on_close=True, ignore_active_span=True
-            )
-
-        scope: Scope = _under_parent_or_root(start, parent)
-        return scope
+def _extract(caps: Capabilities, environ: dict[str, Any]) -> Any:
+    """The caller's context in the request headers, or ``None``; never raises."""
+    source = caps.source
+    try:
+        if source is not None:
+            carrier = source(environ)
+            if carrier is None:
+                carrier = cast("dict[str, str]", HeaderCarrier(environ))
+            elif not carrier:
+                return None  # no header that this tracer reads: nothing to extract
+        elif caps.may_carry is None or caps.may_carry(environ):
+            carrier = cast("dict[str, str]", HeaderCarrier(environ))
+        else:
+            return None
+        context = caps.tracer.extract(Format.HTTP_HEADERS, carrier)
+        is_empty = caps.is_empty
+        return None if is_empty is not None and is_empty(context) else context
+    except _EXPECTED_EXTRACT_ERRORS:
+        return None
+    except Exception as exc:
+        failures.report("extracting the trace context from the request headers", exc)
+        return None

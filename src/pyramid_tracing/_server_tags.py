@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 from opentracing import Span
@@ -16,7 +17,10 @@ from .typing import Request, Response
 if TYPE_CHECKING:
     from ._tracing import Tracing
 
-__all__ = ["start_tags", "tag_result"]
+__all__ = ["StartTags", "start_tags", "start_tags_builder", "tag_result"]
+
+#: ``start_tags(request, method)``: the server span's start tags.
+StartTags = Callable[[Request, str], dict[str, object]]
 
 _SERVER_TAGS: Final = {
     ext_tags.COMPONENT: "pyramid",
@@ -56,6 +60,35 @@ def start_tags(
             if value is not None:
                 tags[tag] = policy.header(name, value)
     return tags
+
+
+def start_tags_builder(
+    policy: TagPolicy, request_headers: tuple[tuple[str, str], ...], semconv: str
+) -> StartTags:
+    """:func:`start_tags` with this app's settings, as ``start_tags(request, method)``.
+
+    The common case (OpenTracing's tags, no captured request header) is one dict display.
+    """
+    if semconv is not OPENTRACING or request_headers:
+
+        def configured(request: Request, method: str) -> dict[str, object]:
+            return start_tags(policy, request, method, request_headers, semconv)
+
+        return configured
+    limit = policy.max_tag_length
+    truncate = policy.truncate
+
+    def opentracing_tags(request: Request, method: str) -> dict[str, object]:
+        # The keys of _SERVER_TAGS, then http.method and http.url, as start_tags builds them.
+        return {
+            "component": "pyramid",
+            "span.kind": "server",
+            # The method is the client's to choose (any token, any length): cut it too.
+            "http.method": method if len(method) <= limit else truncate(method),
+            "http.url": url_tag(policy, request),
+        }
+
+    return opentracing_tags
 
 
 def tag_result(

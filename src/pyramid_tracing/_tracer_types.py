@@ -35,7 +35,7 @@ class Capabilities(NamedTuple):
     """What the hot path decided for one tracer (see :func:`capabilities`)."""
 
     tracer: opentracing.Tracer
-    #: ``may_carry(environ)``: false when no header can carry a context.
+    #: ``may_carry(environ)``: false when no header can carry a context (the shim's).
     may_carry: Callable[[dict[str, Any]], bool] | None
     #: ``is_empty(context)``: true for an extracted context that is no context.
     is_empty: Callable[[object], bool] | None
@@ -49,9 +49,10 @@ class Capabilities(NamedTuple):
     recorded: Callable[[Any], bool] | None
     #: The start tags can wait until the span is started: its sampling decision ignores them.
     late_tags: LateTags | None
-    #: ``carrier(environ)``: only the headers the tracer's ``extract`` reads, or ``None`` for
-    #: the whole :class:`~pyramid_tracing._carrier.HeaderCarrier`.
-    carrier: Callable[[dict[str, Any]], dict[str, str] | None] | None
+    #: ``source(environ)``: only the headers the tracer's ``extract`` reads (``{}``: none, so
+    #: extraction is skipped), or ``None`` for the whole
+    #: :class:`~pyramid_tracing._carrier.HeaderCarrier`.
+    source: Callable[[dict[str, Any]], dict[str, str] | None] | None
     #: What every ``start_active_span`` of OpenTracing's own no-op tracer returns.
     noop_scope: opentracing.Scope | None
 

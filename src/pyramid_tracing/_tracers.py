@@ -3,7 +3,9 @@
 :func:`capabilities` decides once per tracer object; only exact tracer and propagator classes
 qualify (a subclass or another propagator always gets the generic OpenTracing path):
 
-* ``may_carry(environ)``: false when no header can carry a context, so extraction is skipped;
+* ``source(environ)``: the carrier of only the headers the tracer reads, ``{}`` when it reads
+  none (extraction is skipped); ``may_carry(environ)`` for the shim, false when no header can
+  carry a context;
 * ``is_empty(context)``: true for an extracted context that is no context;
 * ``starter``: starts the server span without the tracer's own activation (the shim);
 * ``batch_span_type``: the span class whose tags can be set in one call;
@@ -20,7 +22,7 @@ from typing import Final
 
 import opentracing
 
-from ._extraction import context_carrier, context_header_check, empty_context_check
+from ._extraction import context_header_check, context_source, empty_context_check
 from ._sampling import sampling_checks, span_recorded
 from ._shim_start import server_span_starter
 from ._tracer_types import Capabilities, LateTags, ServerSpanStarter
@@ -33,6 +35,7 @@ __all__ = [
     "ServerSpanStarter",
     "capabilities",
     "context_header_check",
+    "context_source",
     "empty_context_check",
     "server_span_starter",
     "span_batch_type",
@@ -53,7 +56,7 @@ def capabilities(tracer: opentracing.Tracer) -> Capabilities:
         noop,
         recorded,
         late,
-        context_carrier(tracer),
+        context_source(tracer),
         # Its start_active_span returns this one scope, whatever it is given.
         tracer._noop_scope if noop else None,  # type: ignore[attr-defined]
     )

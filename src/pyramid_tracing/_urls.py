@@ -20,9 +20,10 @@ __all__ = ["request_path", "request_url", "url_tag"]
 # The characters WebOb never quotes in a path: urllib's always-safe ones and its PATH_SAFE.
 _PATH_CHARS: Final = r"[A-Za-z0-9_.~/!$&'()*+,;=:@-]"
 _PLAIN_PATH: Final = re.compile(f"{_PATH_CHARS}*").fullmatch
-# "Host SCRIPT_NAME+PATH_INFO" when WebOb's url keeps both as they are: a Host that is a name
-# (no port, credentials, "?" or "#") and a path it would not quote. The space is in neither.
-_PLAIN_HOST_AND_PATH: Final = re.compile(f"[A-Za-z0-9.-]+ {_PATH_CHARS}*").fullmatch
+# "scheme://Host SCRIPT_NAME+PATH_INFO" when WebOb's url keeps it as it is: http or https, a
+# Host that is a name (no port, credentials, "?" or "#") and a path it would not quote. A
+# scheme that is not a string cannot match ("None://", "b'http'://").
+_PLAIN_URL: Final = re.compile(f"https?://[A-Za-z0-9.-]+(?:/{_PATH_CHARS}*)?").fullmatch
 
 
 def _plain_path(environ: dict[str, Any]) -> str | None:
@@ -67,22 +68,20 @@ def url_tag(policy: TagPolicy, request: Request) -> str:
     host = environ.get("HTTP_HOST")
     script_name = environ.get("SCRIPT_NAME", "")
     path_info = environ.get("PATH_INFO")
-    scheme = environ.get("wsgi.url_scheme")
+    url = f"{environ.get('wsgi.url_scheme')}://{host}{script_name}{path_info}"
     if (
         type(host) is str
         and type(script_name) is str
         and type(path_info) is str
-        and type(scheme) is str
-        and _PLAIN_HOST_AND_PATH(f"{host} {script_name}{path_info}") is not None
+        and _PLAIN_URL(url) is not None
     ):
-        # What WebOb's url is for a plain path and a Host without a port, credentials,
-        # "?" or "#": nothing to quote, nothing to strip, and the query starts at "?".
+        # What WebOb's url is for an http(s) URL with a plain path and a Host without a
+        # port, credentials, "?" or "#": nothing to quote, nothing to strip, and the query
+        # starts at "?".
         query = environ.get("QUERY_STRING")
-        url = None
-        if not query:
-            url = f"{scheme}://{host}{script_name}{path_info}"
-        elif "@" not in query and "#" not in query:
-            url = f"{scheme}://{host}{script_name}{path_info}?{policy.query_string(query)}"
-        if url is not None:
-            return url if len(url) <= policy.max_tag_length else policy.truncate(url)
+        if query:
+            if "@" in query or "#" in query:
+                return policy.url(request_url(request))
+            url = f"{url}?{policy.query_string(query)}"
+        return url if len(url) <= policy.max_tag_length else policy.truncate(url)
     return policy.url(request_url(request))

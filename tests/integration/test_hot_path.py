@@ -20,8 +20,8 @@ from pyramid_tracing._carrier import HeaderCarrier, environ_key
 from pyramid_tracing._settings import DEFAULT_SENSITIVE_HEADERS, DEFAULT_SENSITIVE_QUERY_PARAMS
 from pyramid_tracing._tags import TagPolicy
 from pyramid_tracing._tracers import (
-    context_carrier,
     context_header_check,
+    context_source,
     empty_context_check,
     span_batch_type,
 )
@@ -264,11 +264,11 @@ context_values = st.sampled_from(["1", "a", "true", "1:2:0:1", "k=v", "zz"])
 def test_skipped_extraction_would_have_found_no_context(
     environ: dict[str, str], name: str
 ) -> None:
-    """When the header check skips extraction, the tracer's extract finds no context either."""
+    """When the source skips extraction (``{}``), the tracer's extract finds no context either."""
     tracer = KNOWN_TRACERS[name]
-    may_carry = context_header_check(tracer)
-    assert may_carry is not None
-    if may_carry(environ):
+    source = context_source(tracer)
+    assert source is not None
+    if source(environ) != {}:
         return
     try:
         found = tracer.extract(opentracing.Format.HTTP_HEADERS, HeaderCarrier(environ))
@@ -302,48 +302,55 @@ def test_small_carrier_extracts_what_the_whole_carrier_does(
 ) -> None:
     """Extracting from only the tracer's own headers finds the same context, or the same error."""
     tracer = KNOWN_TRACERS[name]
-    carrier = context_carrier(tracer)
-    assert carrier is not None
-    small = carrier(environ)
-    if small is None:
-        return  # baggage headers, or a propagator it does not know: the whole carrier
+    source = context_source(tracer)
+    assert source is not None
+    small = source(environ)
+    if not small:
+        return  # None: baggage headers, the whole carrier; {}: skipped (the test above)
     assert _extracted(tracer, small) == _extracted(tracer, HeaderCarrier(environ))
 
 
 def test_small_carrier_defers_to_the_whole_carrier_for_baggage() -> None:
     """A request with baggage headers is extracted from the whole carrier."""
     environ = {"HTTP_OT_TRACER_TRACEID": "1", "HTTP_OT_TRACER_SPANID": "2"}
-    carrier = context_carrier(KNOWN_TRACERS["mock"])
-    assert carrier is not None
-    assert carrier(environ) == {"ot-tracer-traceid": "1", "ot-tracer-spanid": "2"}
-    assert carrier({**environ, "HTTP_OT_BAGGAGE_USER": "ann"}) is None
-    jaeger = context_carrier(KNOWN_TRACERS["jaeger"])
+    source = context_source(KNOWN_TRACERS["mock"])
+    assert source is not None
+    assert source(environ) == {"ot-tracer-traceid": "1", "ot-tracer-spanid": "2"}
+    assert source({**environ, "HTTP_OT_BAGGAGE_USER": "ann"}) is None
+    jaeger = context_source(KNOWN_TRACERS["jaeger"])
     assert jaeger is not None
     assert jaeger({"HTTP_UBER_TRACE_ID": "1:2:0:1"}) == {"uber-trace-id": "1:2:0:1"}
     assert jaeger({"HTTP_UBER_TRACE_ID": "1:2:0:1", "HTTP_UBERCTX_USER": "ann"}) is None
 
 
-def test_header_check_lets_context_headers_through() -> None:
-    """A request with a tracer's own context headers is extracted."""
-    checks = {name: context_header_check(tracer) for name, tracer in KNOWN_TRACERS.items()}
-    assert checks["basic"] is not None
-    assert checks["mock"] is not None
-    assert checks["jaeger"] is not None
-    assert checks["basic"]({"HTTP_OT_TRACER_TRACEID": "1"})
-    assert checks["mock"]({"HTTP_OT_TRACER_TRACEID": "1", "HTTP_OT_TRACER_SPANID": "2"})
+def test_source_lets_context_headers_through() -> None:
+    """A request with a tracer's own context headers is extracted; others are skipped."""
+    sources = {name: context_source(tracer) for name, tracer in KNOWN_TRACERS.items()}
+    basic, mock, jaeger = sources["basic"], sources["mock"], sources["jaeger"]
+    assert basic is not None
+    assert mock is not None
+    assert jaeger is not None
+    assert basic({"HTTP_OT_TRACER_TRACEID": "1"}) == {"ot-tracer-traceid": "1"}
+    assert mock({"HTTP_OT_TRACER_TRACEID": "1", "HTTP_OT_TRACER_SAMPLED": "true"}) == {
+        "ot-tracer-traceid": "1",
+        "ot-tracer-sampled": "true",
+    }
     # Baggage alone is no OpenTracing reference context: nothing to extract.
-    assert not checks["mock"]({"HTTP_OT_BAGGAGE_USER": "x"})
-    assert checks["jaeger"]({"HTTP_UBER_TRACE_ID": "1:2:0:1"})
-    assert checks["jaeger"]({"HTTP_UBERCTX_USER": "x"})
-    assert checks["jaeger"]({"HTTP_JAEGER_DEBUG_ID": "x"})
-    assert checks["jaeger"]({"HTTP_JAEGER_BAGGAGE": "k=v"})
-    assert not checks["jaeger"]({"HTTP_OT_TRACER_TRACEID": "1", "HTTP_HOST": "h"})
-    assert not checks["jaeger"]({"HTTP_X_UBERCTX_USER": "x"})
-    assert checks["jaeger"]({1: "x"})  # type: ignore[dict-item]  # a key that is not text
+    assert mock({"HTTP_OT_BAGGAGE_USER": "x"}) == {}
+    assert jaeger({"HTTP_UBER_TRACE_ID": "1:2:0:1"})
+    assert jaeger({"HTTP_UBERCTX_USER": "x"}) is None  # baggage: the whole carrier
+    assert jaeger({"HTTP_JAEGER_DEBUG_ID": "x"}) == {"jaeger-debug-id": "x"}
+    assert jaeger({"HTTP_JAEGER_BAGGAGE": "k=v"}) == {"jaeger-baggage": "k=v"}
+    assert jaeger({"HTTP_OT_TRACER_TRACEID": "1", "HTTP_HOST": "h"}) == {}
+    assert jaeger({"HTTP_X_UBERCTX_USER": "x"}) == {}
+    assert jaeger({1: "x"}) is None  # type: ignore[dict-item]  # a key that is not text
+    # The shim has a header check and no source; the other tracers the reverse.
+    assert context_source(SHIM) is None
+    assert all(context_header_check(tracer) is None for tracer in KNOWN_TRACERS.values())
 
 
-def test_header_check_follows_the_configured_jaeger_header_names() -> None:
-    """A jaeger codec with other header names is checked for those names."""
+def test_source_follows_the_configured_jaeger_header_names() -> None:
+    """A jaeger codec with other header names is checked for those names, once per change."""
     from jaeger_client import Tracer as JaegerTracer
     from jaeger_client.codecs import TextCodec
     from jaeger_client.reporter import NullReporter
@@ -355,15 +362,23 @@ def test_header_check_follows_the_configured_jaeger_header_names() -> None:
         sampler=ConstSampler(True),
         scope_manager=pyramid_tracing.ScopeManager(),
     )
-    may_carry = context_header_check(tracer)
-    assert may_carry is not None
-    assert may_carry({"HTTP_UBER_TRACE_ID": "1:2:0:1"})
-    tracer.codecs[opentracing.Format.HTTP_HEADERS] = TextCodec(
-        trace_id_header="x-trace", baggage_header_prefix="x-bag-"
-    )
-    assert not may_carry({"HTTP_UBER_TRACE_ID": "1:2:0:1"})
-    assert may_carry({"HTTP_X_TRACE": "1:2:0:1"})
-    assert may_carry({"HTTP_X_BAG_USER": "x"})
+    source = context_source(tracer)
+    assert source is not None
+    assert source({"HTTP_UBER_TRACE_ID": "1:2:0:1"}) == {"uber-trace-id": "1:2:0:1"}
+    codec = TextCodec(trace_id_header="x-trace", baggage_header_prefix="x-bag-")
+    tracer.codecs[opentracing.Format.HTTP_HEADERS] = codec
+    assert source({"HTTP_UBER_TRACE_ID": "1:2:0:1"}) == {}
+    assert source({"HTTP_X_TRACE": "1:2:0:1"}) == {"x-trace": "1:2:0:1"}
+    assert source({"HTTP_X_BAG_USER": "x"}) is None
+    # Renamed in place: the new name is honoured on the next request.
+    codec.trace_id_header = "x-other"
+    assert source({"HTTP_X_TRACE": "1:2:0:1"}) == {}
+    assert source({"HTTP_X_OTHER": "1:2:0:1"}) == {"x-other": "1:2:0:1"}
+    # A name that is not ASCII text, or not a header's key: the tracer's own extraction.
+    codec.trace_id_header = "x-tr\u00e4ce"
+    assert source({"HTTP_X_OTHER": "1:2:0:1"}) is None
+    codec.trace_id_header = "content-type"
+    assert source({"HTTP_X_OTHER": "1:2:0:1"}) is None
 
 
 def test_environ_key_is_the_cgi_name() -> None:
@@ -374,27 +389,28 @@ def test_environ_key_is_the_cgi_name() -> None:
     assert environ_key("Content-Length") == "CONTENT_LENGTH"
 
 
-def test_header_check_only_for_known_classes_and_propagators() -> None:
-    """Subclasses and other tracers get no check; a propagator registered later disables it."""
+def test_source_only_for_known_classes_and_propagators() -> None:
+    """Subclasses and other tracers get no source; a propagator registered later disables it."""
     from basictracer import BasicTracer
     from opentracing.mocktracer.propagator import Propagator
 
     class MyBasic(BasicTracer):  # type: ignore[misc]
         pass
 
+    assert context_source(MyBasic()) is None
+    assert context_source(opentracing.Tracer()) is None
     assert context_header_check(MyBasic()) is None
-    assert context_header_check(opentracing.Tracer()) is None
 
     class AnyHeader(Propagator):  # type: ignore[misc]
         def extract(self, carrier: Any) -> Any:
             return None
 
     tracer = MockTracer()
-    may_carry = context_header_check(tracer)
-    assert may_carry is not None
-    assert not may_carry({"HTTP_HOST": "h"})
+    source = context_source(tracer)
+    assert source is not None
+    assert source({"HTTP_HOST": "h"}) == {}
     tracer.register_propagator(opentracing.Format.HTTP_HEADERS, AnyHeader())
-    assert may_carry({"HTTP_HOST": "h"})
+    assert source({"HTTP_HOST": "h"}) is None
 
 
 def test_extracted_context_still_parents_the_server_span() -> None:

@@ -20,7 +20,7 @@ from pyramid.config import Configurator
 from pyramid.response import Response
 from webtest import TestApp
 
-from pyramid_tracing import ScopeManager, _server_span, _server_start, _server_tags
+from pyramid_tracing import ScopeManager, _server_span, _server_tags
 from pyramid_tracing._tags import TagPolicy
 
 TRACE_ID = 0x0AF7651916CD43DD8448EB211C80319C
@@ -186,7 +186,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
 
         monkeypatch.setattr(owner, name, wrapper)
 
-    counting(_server_start, "start_tags")
+    counting(_server_tags, "start_tags")
     counting(_server_span, "tag_result")
     counting(_server_tags, "url_tag")
     for method in ("url", "query_string", "header", "truncate", "attribute", "mapping"):
