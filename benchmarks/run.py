@@ -2,8 +2,9 @@
 
 Each variant runs in its own subprocess (``benchmarks.worker``), started once; the runner asks
 them for one short sample each in turn, round after round, so that a slow patch of the machine
-hits all of them alike. The table goes to
-stdout, the raw samples and the summary to ``benchmarks/results/``.
+hits all of them alike. The real servers likewise: the three apps' servers of one kind run
+together and take short load bursts in turn. The table goes to stdout, the raw samples and the
+summary to ``benchmarks/results/``.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -274,14 +276,15 @@ def _stop(server: subprocess.Popen[str]) -> None:
         server.wait()
 
 
-def _wait_for_port(server: subprocess.Popen[str], port: int, seconds: float = 30) -> None:
+def _wait_for_port(
+    server: subprocess.Popen[str], port: int, log: IO[str], seconds: float = 30
+) -> None:
     import socket
 
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            errors = server.stderr.read() if server.stderr else ""
-            msg = f"the server exited ({server.returncode}): {errors[-2000:]}"
+            msg = f"the server exited ({server.returncode}): {_tail(log)}"
             raise RuntimeError(msg)
         with socket.socket() as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
@@ -291,9 +294,19 @@ def _wait_for_port(server: subprocess.Popen[str], port: int, seconds: float = 30
     raise RuntimeError(msg)
 
 
-def serve_and_load(
-    variant: str, opts: argparse.Namespace, env: dict[str, str], server: str = "waitress"
-) -> float:
+def _tail(log: IO[str]) -> str:
+    """The end of a server's stderr, kept in a file: a pipe nobody reads could fill up and
+    block a server that runs for minutes."""
+    log.flush()
+    log.seek(0)
+    return log.read()[-2000:]
+
+
+def _launch(
+    variant: str, env: dict[str, str], server: str, log: IO[str]
+) -> tuple[subprocess.Popen[str], int]:
+    """Start ``variant``'s app under ``server``; the port it will listen on (0: waitress
+    prints the port it got on its stdout)."""
     if server == "gunicorn":
         port = _free_port()
         command = [
@@ -311,29 +324,167 @@ def serve_and_load(
             env={**env, "BENCH_SERVER_APP": variant},
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=log,
             text=True,
         )
-    else:
-        command = [sys.executable, "-m", "benchmarks.worker", "serve", variant, "--threads=4"]
-        process = subprocess.Popen(
-            command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
+        return process, port
+    command = [sys.executable, "-m", "benchmarks.worker", "serve", variant, "--threads=4"]
+    process = subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True
+    )
+    return process, 0
+
+
+def _listening(process: subprocess.Popen[str], port: int, log: IO[str]) -> int:
+    """Wait until the server started by :func:`_launch` listens; its port."""
+    if port:
+        _wait_for_port(process, port, log)
+        return port
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line:
+        process.wait(timeout=15)
+        msg = f"the server did not start ({process.returncode}): {_tail(log)}"
+        raise RuntimeError(msg)
+    listening: int = json.loads(line)["port"]
+    return listening
+
+
+PROC = Path("/proc")
+
+
+def _stat(pid: int) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name (state first), or None if
+    the process is gone."""
     try:
-        if server == "gunicorn":
-            _wait_for_port(process, port)
-        else:
-            assert process.stdout is not None
-            line = process.stdout.readline()
-            if not line:
-                errors = process.stderr.read() if process.stderr else ""
-                msg = f"the {variant} server did not start: {errors}"
-                raise RuntimeError(msg)
-            port = json.loads(line)["port"]
-        _load(port, opts.clients, max(200, opts.server_requests // 10))  # warm up
-        return _load(port, opts.clients, opts.server_requests)
-    finally:
-        _stop(process)
+        text = (PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    # The command name, in parentheses, may hold spaces and parentheses itself.
+    return text[text.rindex(")") + 2 :].split()
+
+
+def _children(pid: int) -> list[int]:
+    """The live processes whose parent is ``pid`` (gunicorn's workers), found in ``/proc``."""
+    children = []
+    for entry in os.listdir(PROC):
+        if entry.isdigit() and (fields := _stat(int(entry))) and int(fields[1]) == pid:
+            children.append(int(entry))
+    return children
+
+
+def cpu_seconds(pid: int, children: bool = False) -> float:
+    """The CPU time (user + system, all threads) process ``pid`` has used, in seconds.
+
+    With ``children``, add its live children's (found by their parent PID) and that of the
+    children it has reaped (a replaced gunicorn worker). Read from ``/proc/<pid>/stat``, in
+    clock ticks (``SC_CLK_TCK``, 10 ms).
+    """
+    fields = _stat(pid)
+    if fields is None:
+        msg = f"process {pid} is gone"
+        raise RuntimeError(msg)
+    # utime, stime, cutime, cstime: fields 14 to 17 of the line, 11 to 14 after the name.
+    ticks = int(fields[11]) + int(fields[12])
+    if children:
+        ticks += int(fields[13]) + int(fields[14])
+        for child in _children(pid):
+            if child_fields := _stat(child):
+                ticks += int(child_fields[11]) + int(child_fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _burst(
+    port: int, pid: int, clients: int, requests: int, children: bool
+) -> tuple[float, float | None]:
+    """One load burst: its requests/s, and the server's CPU seconds over it (None where
+    there is no ``/proc``)."""
+    proc = (PROC / "self" / "stat").exists()
+    before = cpu_seconds(pid, children) if proc else 0.0
+    per_s = _load(port, clients, requests)
+    return per_s, round(cpu_seconds(pid, children) - before, 6) if proc else None
+
+
+def round_order(apps: tuple[str, ...], index: int) -> tuple[str, ...]:
+    """The order of round ``index``: rotated by one each round, so that over ``len(apps)``
+    rounds every app runs once first, once second, ... (no app always follows another's
+    burst, or always opens a round)."""
+    shift = index % len(apps)
+    return apps[shift:] + apps[:shift]
+
+
+SERVER_NAMES = {"waitress": "waitress, 4 threads", "gunicorn": "gunicorn, 2 sync workers"}
+
+
+def serve_and_load(
+    opts: argparse.Namespace, env: dict[str, str], server: str = "waitress"
+) -> dict[str, Any]:
+    """Serve every app of :data:`SERVER_APPS` under ``server`` at once, then load them in turn.
+
+    Each app gets its own server process (on its own free 127.0.0.1 port, stopped by its PID
+    at the end), all started together and warmed up with one burst each. Then
+    ``opts.server_rounds`` rounds of one burst of ``opts.server_requests`` requests per app
+    (``opts.clients`` clients), in an order rotated every round (:func:`round_order`): a slow
+    patch of the machine lasts longer than a round, so it hits every app alike.
+
+    Returns the requests/s of every burst, their median and best per app, and the ratio of
+    the best bursts, traced / untraced (noise only ever lowers throughput). The server's CPU
+    time (gunicorn: the master's plus its workers') is read before and after each burst; the
+    CPU per request is the sum over all bursts divided by all their requests, not the best
+    burst: a burst of 1,000 requests uses some 30 clock ticks of 10 ms, too few for a
+    minimum to mean much, while the sum over all rounds is exact to a tick or two. CPU time is
+    what the server itself spends, so the load clients sharing the cores hardly move it:
+    untraced CPU / traced CPU is the throughput ratio a CPU-bound server would see.
+    """
+    started = time.perf_counter()
+    processes: dict[str, subprocess.Popen[str]] = {}
+    ports: dict[str, int] = {}
+    rates: dict[str, list[float]] = {app: [] for app in SERVER_APPS}
+    cpu: dict[str, list[float]] = {app: [] for app in SERVER_APPS}
+    with contextlib.ExitStack() as logs:
+        try:
+            launched = {}
+            for app in SERVER_APPS:
+                log = logs.enter_context(tempfile.TemporaryFile("w+"))
+                processes[app], port = _launch(app, env, server, log)
+                launched[app] = (port, log)
+            for app, (port, log) in launched.items():
+                ports[app] = _listening(processes[app], port, log)
+            for app in SERVER_APPS:  # warm up
+                _load(ports[app], opts.clients, max(200, opts.server_requests))
+            for index in range(opts.server_rounds):
+                for app in round_order(SERVER_APPS, index):
+                    per_s, seconds = _burst(
+                        ports[app],
+                        processes[app].pid,
+                        opts.clients,
+                        opts.server_requests,
+                        children=server == "gunicorn",
+                    )
+                    rates[app].append(per_s)
+                    if seconds is not None:
+                        cpu[app].append(seconds)
+        finally:
+            for process in processes.values():
+                _stop(process)
+    best = {app: max(values) for app, values in rates.items()}
+    out: dict[str, Any] = {
+        "server": SERVER_NAMES[server],
+        "rounds": opts.server_rounds,
+        "requests_per_burst": opts.server_requests,
+        "requests_per_s": rates,
+        "median_requests_per_s": {app: statistics.median(v) for app, v in rates.items()},
+        "best_requests_per_s": best,
+        "traced_over_untraced": {app: best[app] / best["bare"] for app in SERVER_APPS[1:]},
+    }
+    if all(cpu.values()):
+        requests = opts.server_rounds * opts.server_requests
+        us = {app: sum(values) / requests * 1e6 for app, values in cpu.items()}
+        out["cpu_seconds"] = cpu
+        out["cpu_us_per_request"] = us
+        out["cpu_ratio"] = {app: us["bare"] / us[app] for app in SERVER_APPS[1:]}
+    out["seconds"] = round(time.perf_counter() - started, 1)
+    return out
 
 
 def _gunicorn_available() -> bool:
@@ -343,29 +494,17 @@ def _gunicorn_available() -> bool:
 
 
 def server_throughput(opts: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
+    """:func:`serve_and_load` under waitress, then gunicorn (where it is installed)."""
     servers = ["waitress"] + (["gunicorn"] if _gunicorn_available() else [])
-    out: dict[str, Any] = {"clients": opts.clients, "requests": opts.server_requests}
+    out: dict[str, Any] = {
+        "clients": opts.clients,
+        "requests": opts.server_requests,
+        "rounds": opts.server_rounds,
+    }
+    started = time.perf_counter()
     for server in servers:
-        results: dict[str, list[float]] = {variant: [] for variant in SERVER_APPS}
-        for _ in range(opts.server_rounds):
-            # Interleaved: each round serves every app once.
-            for variant in results:
-                results[variant].append(serve_and_load(variant, opts, env, server))
-        medians = {variant: statistics.median(values) for variant, values in results.items()}
-        # Ratios of the best runs, as for the in-process samples: on a shared machine the
-        # noise (the load clients share the two cores too) only ever lowers throughput.
-        best = {variant: max(values) for variant, values in results.items()}
-        out[server] = {
-            "server": (
-                "waitress, 4 threads" if server == "waitress" else "gunicorn, 2 sync workers"
-            ),
-            "requests_per_s": results,
-            "median_requests_per_s": medians,
-            "best_requests_per_s": best,
-            "traced_over_untraced": {
-                variant: best[variant] / best["bare"] for variant in SERVER_APPS[1:]
-            },
-        }
+        out[server] = serve_and_load(opts, env, server)
+    out["seconds"] = round(time.perf_counter() - started, 1)
     return out
 
 
@@ -618,27 +757,8 @@ def table(result: dict[str, Any]) -> str:
                 out.append(f"| {LABELS[name]} | skipped: {result['timing']['skipped'][name]} |||")
     if server := result.get("server"):
         for name in ("waitress", "gunicorn"):
-            if name not in server:
-                continue
-            run = server[name]
-            out.append(
-                f"\n### Under {run['server']} (127.0.0.1, {server['clients']} clients, "
-                f"{server['requests']} browser requests per run)\n"
-            )
-            out.append(
-                "| app | requests/s (best) | requests/s (median) | runs | traced / untraced "
-                "(best) |"
-            )
-            out.append("| --- | ---: | ---: | --- | ---: |")
-            for variant in SERVER_APPS:
-                runs = ", ".join(f"{v:.0f}" for v in run["requests_per_s"][variant])
-                ratio = run["traced_over_untraced"].get(variant)
-                best = run.get("best_requests_per_s", run["median_requests_per_s"])[variant]
-                out.append(
-                    f"| {SERVER_LABELS[variant]} | {best:.0f} | "
-                    f"{run['median_requests_per_s'][variant]:.0f} | {runs} | "
-                    f"{_fmt(ratio, '.2f')} |"
-                )
+            if name in server:
+                out.extend(_server_table(server, server[name]))
     if memory := result.get("memory"):
         out.append(
             f"\n### Memory over {memory['requests']:,} traced requests "
@@ -668,10 +788,10 @@ def table(result: dict[str, Any]) -> str:
                 value = f"{target['value_us']:+.1f} µs (noise ±{target['limit_us']:.1f} µs)"
             out.append(f"| {target['target']} | {value} | {'yes' if target['ok'] else 'NO'} |")
         for target in server_targets_list:
-            out.append(
-                f"| {target['target']} | {target['value']:.2f} | "
-                f"{'yes' if target['ok'] else 'NO'} |"
-            )
+            met = "yes" if target["ok"] else "NO"
+            if target.get("informational"):
+                met = f"{met.lower()} (informational)"
+            out.append(f"| {target['target']} | {target['value']:.2f} | {met} |")
         if memory:
             for target in memory_targets(memory):
                 out.append(
@@ -681,23 +801,73 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _server_table(server: dict[str, Any], run: dict[str, Any]) -> list[str]:
+    """One server's table: requests/s and CPU per request of each app, and their ratios."""
+    if "requests_per_burst" in run:
+        how = (
+            f"{run['rounds']} rounds of a burst of {run['requests_per_burst']:,} browser "
+            "requests per app, all apps served at once, in turn"
+        )
+    else:  # a results file from before the bursts: a fresh server per app and run
+        how = f"{server['requests']:,} browser requests per run"
+    out = [
+        f"\n### Under {run['server']} (127.0.0.1, {server['clients']} clients; {how})\n",
+        "| app | requests/s (best) | requests/s (median) | traced / untraced (best) | "
+        "CPU µs / request | untraced / traced CPU |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    cpu = run.get("cpu_us_per_request", {})
+    for variant in SERVER_APPS:
+        best = run.get("best_requests_per_s", run["median_requests_per_s"])[variant]
+        out.append(
+            f"| {SERVER_LABELS[variant]} | {best:.0f} | "
+            f"{run['median_requests_per_s'][variant]:.0f} | "
+            f"{_fmt(run['traced_over_untraced'].get(variant), '.2f')} | "
+            f"{_fmt(cpu.get(variant), '.0f')} | "
+            f"{_fmt(run.get('cpu_ratio', {}).get(variant), '.2f')} |"
+        )
+    if cpu:
+        out.append(
+            "\nCPU: the server's own (gunicorn: master and workers), from `/proc`, summed over "
+            "all bursts and divided by all their requests; untraced / traced CPU is the "
+            "throughput ratio of a CPU-bound server, without the load clients' noise."
+        )
+    return out
+
+
 #: Traced / untraced throughput under waitress.
 MIN_SERVER_RATIO = {"pt-noop": 0.9, "pt-otel10": 0.8}
 
 
 def server_targets(server: dict[str, Any]) -> list[dict[str, Any]]:
-    if "waitress" not in server:
-        return []
-    ratios = server["waitress"]["traced_over_untraced"]
-    return [
-        {
-            "target": f"waitress throughput, {SERVER_LABELS[variant]} / untraced >= {limit}",
-            "value": ratios[variant],
-            "ok": ratios[variant] >= limit,
-        }
-        for variant, limit in MIN_SERVER_RATIO.items()
-        if variant in ratios
-    ]
+    """The throughput targets (waitress, best bursts), then the CPU ratios of both servers
+    against the same limits, marked ``informational``: not targets, a second opinion."""
+    targets: list[dict[str, Any]] = []
+    if "waitress" in server:
+        ratios = server["waitress"]["traced_over_untraced"]
+        targets += [
+            {
+                "target": f"waitress throughput, {SERVER_LABELS[variant]} / untraced >= {limit}",
+                "value": ratios[variant],
+                "ok": ratios[variant] >= limit,
+            }
+            for variant, limit in MIN_SERVER_RATIO.items()
+            if variant in ratios
+        ]
+    for name in ("waitress", "gunicorn"):
+        cpu = server.get(name, {}).get("cpu_ratio", {})
+        targets += [
+            {
+                "target": f"{name} CPU per request, untraced / {SERVER_LABELS[variant]} "
+                f">= {limit}",
+                "value": cpu[variant],
+                "ok": cpu[variant] >= limit,
+                "informational": True,
+            }
+            for variant, limit in MIN_SERVER_RATIO.items()
+            if variant in cpu
+        ]
+    return targets
 
 
 def memory_targets(memory: dict[str, Any]) -> list[dict[str, Any]]:
@@ -791,13 +961,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=2_000, help="untimed requests first")
     parser.add_argument("--only", help="comma-separated variants (default: all)")
     parser.add_argument("--clients", type=int, default=8, help="keep-alive load clients")
-    parser.add_argument("--server-requests", type=int, default=10_000)
-    parser.add_argument("--server-rounds", type=int, default=5)
+    parser.add_argument(
+        "--server-requests",
+        type=int,
+        default=1_000,
+        help="real servers: requests per burst (one burst per app and round)",
+    )
+    parser.add_argument(
+        "--server-rounds", type=int, default=45, help="real servers: rounds of bursts"
+    )
     parser.add_argument("--memory-requests", type=int, default=200_000)
-    parser.add_argument("--no-server", action="store_true", help="skip the waitress run")
+    parser.add_argument("--no-server", action="store_true", help="skip the real-server runs")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory run")
     parser.add_argument("--source", help="put this directory first on sys.path (compare)")
-    parser.add_argument("--output", type=Path, help="JSON file (default: results/latest.json)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help="JSON file (default: results/latest.json; with --from-json: that file)",
+    )
     parser.add_argument("--docs", type=Path, help="write the tables into this docs page")
     parser.add_argument(
         "--from-json", type=Path, help="recompute the summary of this results file, render it"
@@ -814,7 +995,7 @@ def main(argv: list[str] | None = None) -> int:
         if opts.server_only:
             result["server"] = server_throughput(opts, _env(opts.source))
             result["server"]["targets"] = server_targets(result["server"])
-        opts.from_json.write_text(json.dumps(result, indent=1) + "\n")
+        (opts.output or opts.from_json).write_text(json.dumps(result, indent=1) + "\n")
         text = table(result)
         print(text)
         if opts.docs:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -97,10 +98,88 @@ def test_memory_mode_reports_before_and_after() -> None:
         assert result[key] > 0
 
 
-def test_waitress_load_counts_requests_per_second() -> None:
-    """The real-server mode serves the app under waitress and measures requests/s."""
-    opts = run.argparse.Namespace(clients=2, server_requests=40)
-    assert run.serve_and_load("pt-noop", opts, ENV) > 0
+#: Real servers, tiny counts: 2 rounds of 150 requests per app (some 30 ms of server CPU
+#: each, 3 clock ticks: enough to tell a server's CPU from none).
+SERVER_OPTS = run.argparse.Namespace(clients=2, server_requests=150, server_rounds=2)
+
+
+def _check_server_run(result: dict[str, Any]) -> None:
+    """Every app got its bursts; the best, the ratios and the CPU are the ones defined."""
+    apps = set(run.SERVER_APPS)
+    assert result["rounds"] == 2
+    assert result["requests_per_burst"] == 150
+    assert set(result["requests_per_s"]) == apps
+    for app, rates in result["requests_per_s"].items():
+        assert len(rates) == 2
+        assert all(rate > 0 for rate in rates)
+        assert result["best_requests_per_s"][app] == max(rates)
+    best = result["best_requests_per_s"]
+    cpu = result["cpu_us_per_request"]
+    for app in run.SERVER_APPS[1:]:
+        assert result["traced_over_untraced"][app] == pytest.approx(best[app] / best["bare"])
+        assert result["cpu_ratio"][app] == pytest.approx(cpu["bare"] / cpu[app])
+    for app, bursts in result["cpu_seconds"].items():
+        assert len(bursts) == 2
+        assert cpu[app] == pytest.approx(sum(bursts) / 300 * 1e6)
+        # A Pyramid request costs the server tens to hundreds of µs; none would mean the
+        # wrong process was read (gunicorn's master, without its workers).
+        assert 20 < cpu[app] < 20_000, (app, cpu[app])
+
+
+def test_waitress_serves_the_apps_together_in_bursts() -> None:
+    """Under waitress: all three apps served at once, bursts in turn, requests/s and CPU."""
+    result = run.serve_and_load(SERVER_OPTS, ENV)
+    assert result["server"] == "waitress, 4 threads"
+    _check_server_run(result)
+
+
+def test_round_order_rotates() -> None:
+    """Over as many rounds as apps, every app runs once in every position."""
+    orders = [run.round_order(run.SERVER_APPS, index) for index in range(3)]
+    assert orders[0] == run.SERVER_APPS
+    for position in range(3):
+        assert {order[position] for order in orders} == set(run.SERVER_APPS)
+    assert run.round_order(run.SERVER_APPS, 3) == run.SERVER_APPS
+
+
+def test_cpu_seconds_follows_the_process_clock() -> None:
+    """The CPU time read from /proc agrees with this process's own clock, to a few ticks."""
+    if not run.PROC.joinpath("self", "stat").exists():
+        pytest.skip("no /proc")
+    tick = 1 / run.os.sysconf("SC_CLK_TCK")
+    before, clock = run.cpu_seconds(run.os.getpid()), time.process_time()
+    while time.process_time() - clock < 0.3:
+        pass
+    used = run.cpu_seconds(run.os.getpid()) - before
+    assert used == pytest.approx(time.process_time() - clock, abs=3 * tick)
+
+
+def test_children_are_found_by_parent_pid() -> None:
+    """The processes whose parent is a PID (gunicorn's workers) are found, and no others."""
+    if not run.PROC.joinpath("self", "stat").exists():
+        pytest.skip("no /proc")
+    # A parent with two children; all three end when the parent's stdin closes.
+    script = (
+        "import subprocess, sys\n"
+        "child = [sys.executable, '-c', 'import sys; sys.stdin.read()']\n"
+        "kids = [subprocess.Popen(child, stdin=subprocess.PIPE) for _ in range(2)]\n"
+        "print(*(kid.pid for kid in kids), flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert parent.stdout is not None
+        kids = sorted(int(pid) for pid in parent.stdout.readline().split())
+        assert len(kids) == 2
+        assert sorted(run._children(parent.pid)) == kids
+        assert run._children(kids[0]) == []
+        assert run.cpu_seconds(parent.pid, children=True) >= run.cpu_seconds(parent.pid)
+    finally:
+        assert parent.stdin is not None
+        parent.stdin.close()
+        parent.wait(timeout=30)
 
 
 def test_summary_and_table_from_samples() -> None:
@@ -170,6 +249,40 @@ def test_server_targets_from_throughput() -> None:
     }
 
 
+def test_server_cpu_ratios_are_informational_and_rendered() -> None:
+    """The CPU ratios are listed beside the throughput targets, marked informational, and
+    both show in the server table."""
+    waitress = {
+        "server": "waitress, 4 threads",
+        "rounds": 45,
+        "requests_per_burst": 1000,
+        "requests_per_s": {"bare": [4000.0], "pt-noop": [3800.0], "pt-otel10": [3000.0]},
+        "median_requests_per_s": {"bare": 3900.0, "pt-noop": 3700.0, "pt-otel10": 2900.0},
+        "best_requests_per_s": {"bare": 4000.0, "pt-noop": 3800.0, "pt-otel10": 3000.0},
+        "traced_over_untraced": {"pt-noop": 0.95, "pt-otel10": 0.75},
+        "cpu_us_per_request": {"bare": 200.0, "pt-noop": 210.0, "pt-otel10": 240.0},
+        "cpu_ratio": {"pt-noop": 200 / 210, "pt-otel10": 200 / 240},
+    }
+    server = {"clients": 8, "requests": 1000, "waitress": waitress}
+    targets = run.server_targets(server)
+    verdicts = {t["target"]: (t["ok"], t.get("informational", False)) for t in targets}
+    assert verdicts == {
+        "waitress throughput, pyramid_tracing, no-op tracer / untraced >= 0.9": (True, False),
+        "waitress throughput, pyramid_tracing, OpenTelemetry shim, 10 % of traces sampled "
+        "/ untraced >= 0.8": (False, False),
+        "waitress CPU per request, untraced / pyramid_tracing, no-op tracer >= 0.9": (
+            True,
+            True,
+        ),
+        "waitress CPU per request, untraced / pyramid_tracing, OpenTelemetry shim, 10 % of "
+        "traces sampled >= 0.8": (True, True),
+    }
+    text = "\n".join(run._server_table(server, waitress))
+    assert "45 rounds of a burst of 1,000 browser requests per app" in text
+    assert "| untraced | 4000 | 3900 | - | 200 | - |" in text
+    assert "| pyramid_tracing, no-op tracer | 3800 | 3700 | 0.95 | 210 | 0.95 |" in text
+
+
 @pytest.mark.parametrize("shape", variants.SHAPES)
 def test_request_shapes_reach_the_view(shape: str) -> None:
     """Every request shape is answered 200 by the bare app, with its headers and body."""
@@ -188,11 +301,12 @@ def test_request_shapes_reach_the_view(shape: str) -> None:
     variants.wsgi_loop(variants.make_app(), shape=shape, tracer="jaeger")(2)
 
 
-def test_gunicorn_serves_the_app() -> None:
-    """The gunicorn run starts 2 sync workers on a free loopback port and stops them."""
+def test_gunicorn_serves_the_apps_together_in_bursts() -> None:
+    """Under gunicorn: 2 sync workers per app, their CPU counted with the master's."""
     pytest.importorskip("gunicorn")
-    opts = run.argparse.Namespace(clients=2, server_requests=40)
-    assert run.serve_and_load("pt-noop", opts, ENV, "gunicorn") > 0
+    result = run.serve_and_load(SERVER_OPTS, ENV, "gunicorn")
+    assert result["server"] == "gunicorn, 2 sync workers"
+    _check_server_run(result)
 
 
 def test_docs_page_is_rewritten_between_its_markers(tmp_path: Path) -> None:
