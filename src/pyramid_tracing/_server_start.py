@@ -103,7 +103,9 @@ class StartPhase:
                 active = tracer.scope_manager.active
                 # An outer WSGI layer that already traces this request: nest under it.
                 parent = active.span if active is not None else _extract(caps, request.environ)
-                scope = _start_active(tracer, method, parent, self._first_tags(caps, request))
+                scope = _start_active(
+                    tracer, method, parent, self._first_tags(caps, request, method)
+                )
         except Exception as exc:
             failures.report("starting the server span", exc)
             return None
@@ -118,16 +120,18 @@ class StartPhase:
             state._recorded = recorded(span)
             if late is not None and state._recorded:
                 try:
-                    late.set_tags(span, self.start_tags(request, request.method))
+                    late.set_tags(span, self.start_tags(request, method))
                 except Exception as exc:
                     failures.report("tagging the server span", exc)
         return scope
 
-    def _first_tags(self, caps: Capabilities, request: Request) -> dict[str, object] | None:
+    def _first_tags(
+        self, caps: Capabilities, request: Request, method: str
+    ) -> dict[str, object] | None:
         """The tags the span starts with: all start tags, or only what the tracer reads."""
         late = caps.late_tags
         if late is None:
-            return self.start_tags(request, request.method)
+            return self.start_tags(request, method)
         early = late.early
         # A copy: jaeger-client adds its sampler's tags to the dict it is given.
         return None if early is None else dict(early)
@@ -161,7 +165,7 @@ class StartPhase:
                 parent = starter.extract(request.environ)
             except Exception as exc:
                 failures.report("extracting the trace context from the request headers", exc)
-        tags = self._first_tags(caps, request)
+        tags = self._first_tags(caps, request, name)
         scope = _under_parent_or_root(lambda parent: starter(name, parent, tags), parent)
         # None: a parent of a kind the starter does not handle; the tracer's own path does.
         return _start_active(caps.tracer, name, parent, tags) if scope is None else scope
