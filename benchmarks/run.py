@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -86,7 +87,9 @@ def _worker(args: list[str], env: dict[str, str], timeout: float = 600) -> dict[
 class _Sampler:
     """One variant's ``benchmarks.worker samples`` subprocess: asked for one sample at a time."""
 
-    def __init__(self, name: str, opts: argparse.Namespace, env: dict[str, str]) -> None:
+    def __init__(
+        self, name: str, env: dict[str, str], ops: int, warmup: int, cold: bool = False
+    ) -> None:
         self.name = name
         command = [
             sys.executable,
@@ -94,8 +97,9 @@ class _Sampler:
             "benchmarks.worker",
             "samples",
             name,
-            f"--ops={opts.ops}",
-            f"--warmup={opts.warmup}",
+            f"--ops={ops}",
+            f"--warmup={warmup}",
+            *(["--cold"] if cold else []),
         ]
         self.process = subprocess.Popen(
             command,
@@ -123,11 +127,12 @@ class _Sampler:
         result: dict[str, Any] = json.loads(line)
         return result
 
-    def sample(self) -> float:
+    def sample(self) -> dict[str, Any]:
+        """One sample's reply: ``us`` per operation (cold: also ``requests_us``, ...)."""
         assert self.process.stdin is not None
         self.process.stdin.write("sample\n")
         self.process.stdin.flush()
-        return float(self._read()["us"])
+        return self._read()
 
     def close(self) -> None:
         if self.process.stdin is not None:
@@ -149,43 +154,11 @@ def time_variants(names: list[str], opts: argparse.Namespace, env: dict[str, str
     the samples of all variants alike, and each variant's best sample comes from the same
     quiet moments as the others'.
     """
-    samples: dict[str, list[float]] = {name: [] for name in names}
-    skipped: dict[str, str] = {}
-    ops: dict[str, int] = {}
-    samplers: list[_Sampler] = []
-    started_all: list[_Sampler] = []
-    try:
-        # Started together (each builds its app and warms up), then waited for in turn.
-        started_all = [_Sampler(name, opts, env) for name in names]
-        for sampler in started_all:
-            name = sampler.name
-            sampler.wait_ready()
-            if "skipped" in sampler.ready:
-                skipped[name] = sampler.ready["skipped"]
-                print(f"  skipped {name}: {skipped[name]}", file=sys.stderr)
-                sampler.close()
-                continue
-            ops[name] = sampler.ready["ops"]
-            samplers.append(sampler)
-        started_all = []
-        for round_no in range(opts.rounds):
-            # Rotate the order each round: no variant always runs first or right after another.
-            shift = round_no % max(1, len(samplers))
-            started = time.perf_counter()
-            for sampler in samplers[shift:] + samplers[:shift]:
-                samples[sampler.name].append(sampler.sample())
-            took = time.perf_counter() - started
-            if (round_no + 1) % 10 == 0 or round_no + 1 == opts.rounds:
-                print(
-                    f"round {round_no + 1}/{opts.rounds} done ({took:.1f} s each)",
-                    file=sys.stderr,
-                )
-    finally:
-        for sampler in samplers + [s for s in started_all if s not in samplers]:
-            sampler.close()
+    replies, skipped, ops = _interleave(names, env, opts.rounds, opts.ops, opts.warmup)
     stats = {}
-    for name, values in samples.items():
-        if values:
+    for name, got in replies.items():
+        if got:
+            values = [reply["us"] for reply in got]
             stats[name] = {
                 "median_us": statistics.median(values),
                 "min_us": min(values),
@@ -194,6 +167,115 @@ def time_variants(names: list[str], opts: argparse.Namespace, env: dict[str, str
                 "ops_per_sample": ops[name],
             }
     return {"stats": stats, "skipped": skipped}
+
+
+def _interleave(
+    names: list[str], env: dict[str, str], rounds: int, ops: int, warmup: int, cold: bool = False
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str], dict[str, int]]:
+    """Start a :class:`_Sampler` per variant, then ask each for a sample in turn, ``rounds``
+    times, the order rotated each round. Returns every variant's sample replies, the skipped
+    variants (and why), and each variant's operations per sample."""
+    samples: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    skipped: dict[str, str] = {}
+    per_sample: dict[str, int] = {}
+    samplers: list[_Sampler] = []
+    started_all: list[_Sampler] = []
+    try:
+        # Started together (each builds its app and warms up), then waited for in turn.
+        started_all = [_Sampler(name, env, ops, warmup, cold) for name in names]
+        for sampler in started_all:
+            name = sampler.name
+            sampler.wait_ready()
+            if "skipped" in sampler.ready:
+                skipped[name] = sampler.ready["skipped"]
+                print(f"  skipped {name}: {skipped[name]}", file=sys.stderr)
+                sampler.close()
+                continue
+            per_sample[name] = sampler.ready["ops"]
+            samplers.append(sampler)
+        started_all = []
+        for round_no in range(rounds):
+            # Rotate the order each round: no variant always runs first or right after another.
+            shift = round_no % max(1, len(samplers))
+            started = time.perf_counter()
+            for sampler in samplers[shift:] + samplers[:shift]:
+                samples[sampler.name].append(sampler.sample())
+            took = time.perf_counter() - started
+            if (round_no + 1) % 10 == 0 or round_no + 1 == rounds:
+                print(
+                    f"round {round_no + 1}/{rounds} done ({took:.1f} s each)",
+                    file=sys.stderr,
+                )
+    finally:
+        for sampler in samplers + [s for s in started_all if s not in samplers]:
+            sampler.close()
+    return samples, skipped, per_sample
+
+
+#: The cold requests' shape, and the variants timed cold on it (no floor for the no-op tracer).
+COLD_SHAPE = "browser"
+COLD_VARIANTS = (
+    "bare",
+    *(f"pt-{t}" for t in TRACERS),
+    *(f"po-{t}" for t in TRACERS),
+    *(f"floor-{t}" for t in TRACERS if t != "noop"),
+)
+
+
+def cold_names() -> list[str]:
+    """The variant names of the cold section: :data:`COLD_VARIANTS` on :data:`COLD_SHAPE`."""
+    return [shaped(name, COLD_SHAPE) for name in COLD_VARIANTS]
+
+
+def percentile(values: list[float], percent: int) -> float:
+    """The ``percent``-th percentile of ``values`` (interpolated, within their range)."""
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[percent - 1]
+
+
+def time_cold(names: list[str], opts: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
+    """Time every variant's requests cold: one by one, the CPU caches thrashed before each.
+
+    The hot loop keeps a request's code and data in the CPU caches for the next one; under a
+    real server, the server's own work evicts them between two requests. Interleaved like
+    :func:`time_variants` (a long-lived subprocess per variant, the order rotated each round):
+    ``opts.cold_rounds`` rounds of one sample per variant, a sample being
+    ``opts.cold_requests`` requests, each timed alone after an untimed thrash
+    (``benchmarks.worker.Thrash``). Per variant: the 10th percentile of all its per-request
+    times (noise only adds time, and the fastest single request is an outlier) and their
+    median; the summary compares the 10th percentiles like :func:`summarise` the best samples.
+    """
+    started = time.perf_counter()
+    replies, skipped, _ = _interleave(
+        names, env, opts.cold_rounds, opts.cold_requests, opts.warmup, cold=True
+    )
+    stats: dict[str, Any] = {}
+    for name, got in replies.items():
+        if got:
+            times = [us for reply in got for us in reply["requests_us"]]
+            stats[name] = {
+                "p10_us": percentile(times, 10),
+                "median_us": statistics.median(times),
+                "requests": len(times),
+                "thrash_us": statistics.median(reply["thrash_us"] for reply in got),
+                "requests_us": [round(us, 2) for us in times],
+            }
+    return {
+        "shape": COLD_SHAPE,
+        "rounds": opts.cold_rounds,
+        "requests_per_sample": opts.cold_requests,
+        "stats": stats,
+        "skipped": skipped,
+        "summary": summarise_cold(stats),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def summarise_cold(stats: dict[str, Any]) -> dict[str, Any] | None:
+    """The cold overheads and ratios of :data:`COLD_SHAPE`, from each variant's 10th
+    percentile (see :func:`shape_summary`); None without bare."""
+    return shape_summary(lambda name: stats[name]["p10_us"] if name in stats else None, COLD_SHAPE)
 
 
 # -- a real server ---------------------------------------------------------------------------
@@ -574,39 +656,12 @@ def summarise(stats: dict[str, Any]) -> dict[str, Any]:
     summary["noise_us"] = noise
     targets = summary["targets"]
     for shape in SHAPES:
-        shape_bare = med(shaped("bare", shape))
-        if shape_bare is None:
+        entry = shape_summary(med, shape)
+        if entry is None:
             continue
-        entry: dict[str, Any] = {"bare_us": shape_bare, "tracers": {}}
         summary["shapes"][shape] = entry
         max_tax = MAX_SAMPLED_OUT_TAX if shape == "unsampled" else MAX_INTEGRATION_TAX
-        for tracer in TRACERS:
-            pt = med(shaped(f"pt-{tracer}", shape))
-            po = med(shaped(f"po-{tracer}", shape))
-            floor = med(shaped(f"floor-{tracer}", shape))
-            row: dict[str, Any] = {}
-            if shape == "health":
-                row["raw_span_us"] = med(f"raw-{tracer}")
-            for key, value in (
-                ("pyramid_tracing", pt),
-                ("pyramid_opentracing", po),
-                ("floor", floor),
-            ):
-                if value is None:
-                    continue
-                row[f"{key}_us"] = value
-                row[f"{key}_overhead_us"] = value - shape_bare
-                row[f"{key}_ratio"] = value / shape_bare
-                if floor is not None:
-                    # What the integration costs beyond the tracer's own extract and span.
-                    row[f"{key}_tax"] = (value - floor) / shape_bare
-            if pt is not None and po is not None and po > shape_bare:
-                row["overhead_vs_peer"] = (pt - shape_bare) / (po - shape_bare)
-            if floor is not None and po is not None and po > shape_bare:
-                row["floor_vs_peer"] = (floor - shape_bare) / (po - shape_bare)
-            if not row or row.keys() == {"raw_span_us"}:
-                continue
-            entry["tracers"][tracer] = row
+        for tracer, row in entry["tracers"].items():
             if "pyramid_tracing_tax" in row:
                 targets.append(
                     _target(
@@ -621,13 +676,10 @@ def summarise(stats: dict[str, Any]) -> dict[str, Any]:
                         MAX_OVERHEAD_VS_PEER,
                     )
                 )
-        if (noop := med(shaped("pt-noop", shape))) is not None:
-            entry["noop_ratio"] = noop / shape_bare
+        if "noop_ratio" in entry:
             targets.append(
-                _target(f"no-op tracer time / bare, {shape}", noop / shape_bare, MAX_NOOP_RATIO)
+                _target(f"no-op tracer time / bare, {shape}", entry["noop_ratio"], MAX_NOOP_RATIO)
             )
-        if (otel := med(shaped("otel-pyramid", shape))) is not None:
-            entry["otel_instrumentation"] = {"us": otel, "overhead_us": otel - shape_bare}
     for name, label in (
         ("pt-basic-excluded", "excluded request"),
         ("pt-basic-trace-all-false", "trace_all = false"),
@@ -644,6 +696,49 @@ def summarise(stats: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
+def shape_summary(value_of: Callable[[str], float | None], shape: str) -> dict[str, Any] | None:
+    """One request shape's comparison: per tracer, each integration's time, overhead and
+    ratio over bare, the integration tax against the floor tween, our overhead over the
+    peer's; the no-op tracer's time / bare. ``value_of(name)`` is a variant's time (None if
+    it was not timed); None without bare."""
+    shape_bare = value_of(shaped("bare", shape))
+    if shape_bare is None:
+        return None
+    entry: dict[str, Any] = {"bare_us": shape_bare, "tracers": {}}
+    for tracer in TRACERS:
+        pt = value_of(shaped(f"pt-{tracer}", shape))
+        po = value_of(shaped(f"po-{tracer}", shape))
+        floor = value_of(shaped(f"floor-{tracer}", shape))
+        row: dict[str, Any] = {}
+        if shape == "health":
+            row["raw_span_us"] = value_of(f"raw-{tracer}")
+        for key, value in (
+            ("pyramid_tracing", pt),
+            ("pyramid_opentracing", po),
+            ("floor", floor),
+        ):
+            if value is None:
+                continue
+            row[f"{key}_us"] = value
+            row[f"{key}_overhead_us"] = value - shape_bare
+            row[f"{key}_ratio"] = value / shape_bare
+            if floor is not None:
+                # What the integration costs beyond the tracer's own extract and span.
+                row[f"{key}_tax"] = (value - floor) / shape_bare
+        if pt is not None and po is not None and po > shape_bare:
+            row["overhead_vs_peer"] = (pt - shape_bare) / (po - shape_bare)
+        if floor is not None and po is not None and po > shape_bare:
+            row["floor_vs_peer"] = (floor - shape_bare) / (po - shape_bare)
+        if not row or row.keys() == {"raw_span_us"}:
+            continue
+        entry["tracers"][tracer] = row
+    if (noop := value_of(shaped("pt-noop", shape))) is not None:
+        entry["noop_ratio"] = noop / shape_bare
+    if (otel := value_of(shaped("otel-pyramid", shape))) is not None:
+        entry["otel_instrumentation"] = {"us": otel, "overhead_us": otel - shape_bare}
+    return entry
+
+
 def _target(label: str, value: float, limit: float) -> dict[str, Any]:
     return {"target": f"{label} <= {limit}", "value": value, "limit": limit, "ok": value <= limit}
 
@@ -658,9 +753,12 @@ def table(result: dict[str, Any]) -> str:
     summary = result["summary"]
     bare = summary.get("bare_us")
     out: list[str] = []
-    out.append("### Requests through a minimal Pyramid app (µs per request)\n")
-    out.append("| variant | median | min | max | overhead over bare (min) | time / bare (min) |")
-    out.append("| --- | ---: | ---: | ---: | ---: | ---: |")
+    if bare is not None:
+        out.append("### Requests through a minimal Pyramid app (µs per request)\n")
+        out.append(
+            "| variant | median | min | max | overhead over bare (min) | time / bare (min) |"
+        )
+        out.append("| --- | ---: | ---: | ---: | ---: | ---: |")
     request_names = ["bare"]
     request_names += [f"pt-{t}" for t in TRACERS] + [f"po-{t}" for t in TRACERS]
     request_names += [f"floor-{t}" for t in TRACERS]
@@ -689,30 +787,16 @@ def table(result: dict[str, Any]) -> str:
         if otel := entry.get("otel_instrumentation"):
             out.append(f"opentelemetry-instrumentation-pyramid: {otel['overhead_us']:+.1f} µs.")
         out.append("")
+        out.extend(_tracer_rows(entry))
+    if summary.get("shapes"):
         out.append(
-            "| tracer | pyramid_tracing | pyramid_opentracing | floor tween | overhead / "
-            "peer's | integration tax: ours, peer's | floor / peer's |"
+            "\nThe floor tween is the least any integration can do: the tracer's own `extract` "
+            "from a plain dict of the same headers, then the same span (same 7 tags, renamed "
+            "after the route), with no carrier, redaction, sampling check, error tagging or "
+            "fail-open handling. Where the floor's own ratio to pyramid_opentracing misses a "
+            "target, no integration can meet it. Overheads, ratios and targets use each "
+            "variant's best sample (min): on a shared machine noise only adds time."
         )
-        out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-        for tracer, row in entry["tracers"].items():
-            out.append(
-                f"| {TRACER_LABELS[tracer]} | "
-                f"{_fmt(row.get('pyramid_tracing_overhead_us'), '+.1f')} | "
-                f"{_fmt(row.get('pyramid_opentracing_overhead_us'), '+.1f')} | "
-                f"{_fmt(row.get('floor_overhead_us'), '+.1f')} | "
-                f"{_fmt(row.get('overhead_vs_peer'), '.2f')} | "
-                f"{_fmt(row.get('pyramid_tracing_tax'), '.2f')}, "
-                f"{_fmt(row.get('pyramid_opentracing_tax'), '.2f')} | "
-                f"{_fmt(row.get('floor_vs_peer'), '.2f')} |"
-            )
-    out.append(
-        "\nThe floor tween is the least any integration can do: the tracer's own `extract` "
-        "from a plain dict of the same headers, then the same span (same 7 tags, renamed "
-        "after the route), with no carrier, redaction, sampling check, error tagging or "
-        "fail-open handling. Where the floor's own ratio to pyramid_opentracing misses a "
-        "target, no integration can meet it. Overheads, ratios and targets use each "
-        "variant's best sample (min): on a shared machine noise only adds time."
-    )
     raw = [
         (tracer, stats[f"raw-{tracer}"]["min_us"])
         for tracer in TRACERS
@@ -755,6 +839,8 @@ def table(result: dict[str, Any]) -> str:
                 )
             elif name in result["timing"]["skipped"]:
                 out.append(f"| {LABELS[name]} | skipped: {result['timing']['skipped'][name]} |||")
+    if cold := result.get("cold"):
+        out.extend(_cold_table(cold))
     if server := result.get("server"):
         for name in ("waitress", "gunicorn"):
             if name in server:
@@ -799,6 +885,67 @@ def table(result: dict[str, Any]) -> str:
                     f"{'yes' if target['ok'] else 'NO'} |"
                 )
     return "\n".join(out)
+
+
+def _tracer_rows(entry: dict[str, Any]) -> list[str]:
+    """The per-tracer table of one :func:`shape_summary` entry: overheads over bare, the
+    ratio to the peer's overhead, the integration taxes."""
+    out = [
+        "| tracer | pyramid_tracing | pyramid_opentracing | floor tween | overhead / "
+        "peer's | integration tax: ours, peer's | floor / peer's |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for tracer, row in entry["tracers"].items():
+        out.append(
+            f"| {TRACER_LABELS[tracer]} | "
+            f"{_fmt(row.get('pyramid_tracing_overhead_us'), '+.1f')} | "
+            f"{_fmt(row.get('pyramid_opentracing_overhead_us'), '+.1f')} | "
+            f"{_fmt(row.get('floor_overhead_us'), '+.1f')} | "
+            f"{_fmt(row.get('overhead_vs_peer'), '.2f')} | "
+            f"{_fmt(row.get('pyramid_tracing_tax'), '.2f')}, "
+            f"{_fmt(row.get('pyramid_opentracing_tax'), '.2f')} | "
+            f"{_fmt(row.get('floor_vs_peer'), '.2f')} |"
+        )
+    return out
+
+
+def _cold_table(cold: dict[str, Any]) -> list[str]:
+    """The cold requests' section: every variant's 10th percentile and median, then the
+    per-tracer comparison of the 10th percentiles."""
+    stats = cold["stats"]
+    thrash = [s["thrash_us"] for s in stats.values()]
+    out = [
+        f"\n### Cold requests: {SHAPE_TITLES[cold['shape']]} (µs per request)\n",
+        f"Each request timed alone after thrashing the CPU caches ({cold['rounds']} rounds of "
+        f"{cold['requests_per_sample']} requests per variant; the thrash, untimed, took "
+        f"{_fmt(statistics.median(thrash) if thrash else None, '.0f')} µs). 10th percentile "
+        "and median of all requests of a variant; the comparison uses the 10th percentiles. "
+        "Informational: no targets.\n",
+        "| variant | p10 | median |",
+        "| --- | ---: | ---: |",
+    ]
+    for name in cold_names():
+        if name in stats:
+            label = LABELS.get(name.partition("@")[0], name)
+            out.append(
+                f"| {label} | {stats[name]['p10_us']:.1f} | {stats[name]['median_us']:.1f} |"
+            )
+        elif name in cold["skipped"]:
+            out.append(f"| {name} | skipped: {cold['skipped'][name]} ||")
+    entry = cold.get("summary")
+    if entry:
+        out.append(
+            f"\nCold, over bare Pyramid ({entry['bare_us']:.1f} µs) "
+            "(integration tax = (pyramid_tracing - floor tween) / bare)"
+            + (
+                f"; no-op tracer: time / bare {entry['noop_ratio']:.2f}"
+                if "noop_ratio" in entry
+                else ""
+            )
+            + ":\n"
+        )
+        out.extend(_tracer_rows(entry))
+    return out
 
 
 def _server_table(server: dict[str, Any], run: dict[str, Any]) -> list[str]:
@@ -971,6 +1118,21 @@ def main(argv: list[str] | None = None) -> int:
         "--server-rounds", type=int, default=45, help="real servers: rounds of bursts"
     )
     parser.add_argument("--memory-requests", type=int, default=200_000)
+    parser.add_argument(
+        "--cold-rounds", type=int, default=100, help="cold requests: rounds of one sample each"
+    )
+    parser.add_argument(
+        "--cold-requests",
+        type=int,
+        default=25,
+        help="cold requests: requests per sample, each timed alone after a cache thrash",
+    )
+    parser.add_argument("--no-cold", action="store_true", help="skip the cold requests")
+    parser.add_argument(
+        "--cold-only",
+        action="store_true",
+        help="run the cold requests only (no in-process loop, server or memory runs)",
+    )
     parser.add_argument("--no-server", action="store_true", help="skip the real-server runs")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory run")
     parser.add_argument("--source", help="put this directory first on sys.path (compare)")
@@ -992,6 +1154,8 @@ def main(argv: list[str] | None = None) -> int:
     if opts.from_json:
         result = json.loads(opts.from_json.read_text())
         result["summary"] = summarise(result["timing"]["stats"])
+        if "cold" in result:
+            result["cold"]["summary"] = summarise_cold(result["cold"]["stats"])
         if opts.server_only:
             result["server"] = server_throughput(opts, _env(opts.source))
             result["server"]["targets"] = server_targets(result["server"])
@@ -1002,6 +1166,8 @@ def main(argv: list[str] | None = None) -> int:
             write_docs(opts.docs, result, text)
         return 0
     names = list(VARIANTS) if not opts.only else opts.only.split(",")
+    if opts.cold_only:
+        names, opts.no_server, opts.no_memory, opts.no_cold = [], True, True, False
     unknown = sorted(set(names) - set(VARIANTS))
     if unknown:
         parser.error(f"unknown variants: {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
@@ -1017,6 +1183,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     result["timing"] = time_variants(names, opts, env)
     result["summary"] = summarise(result["timing"]["stats"])
+    if not opts.no_cold:
+        print("cold requests ...", file=sys.stderr)
+        result["cold"] = time_cold(cold_names(), opts, env)
     if not opts.no_server:
         print("waitress and gunicorn throughput ...", file=sys.stderr)
         result["server"] = server_throughput(opts, env)

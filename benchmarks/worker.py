@@ -2,7 +2,8 @@
 
 ``python -m benchmarks.worker time VARIANT --ops N --samples K --warmup W`` prints a JSON object
 with the per-operation times (µs) of each sample; ``samples VARIANT`` builds the variant once
-and times a sample each time the runner asks for one on stdin. ``serve VARIANT`` runs the app
+and times a sample each time the runner asks for one on stdin (``--cold``: requests timed
+one by one, the CPU caches thrashed before each). ``serve VARIANT`` runs the app
 under waitress and prints its port. ``memory`` runs the memory check. The runner
 (:mod:`benchmarks.run`) starts these; run them by hand to look at one variant.
 """
@@ -12,8 +13,10 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import re
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from benchmarks import variants
@@ -43,13 +46,15 @@ def time_variant(name: str, ops: int, samples: int, warmup: int) -> dict[str, An
     return {"variant": name, "ops": ops, "samples_us": results}
 
 
-def sample_loop(name: str, ops: int, warmup: int) -> None:
+def sample_loop(name: str, ops: int, warmup: int, cold: bool = False) -> None:
     """Build variant ``name`` once, then time one sample per ``sample`` line read from stdin.
 
     The runner keeps one such process per variant and asks them for samples in turn, so that
     every variant samples the machine at nearly the same moments (see :mod:`benchmarks.run`).
     Prints one JSON line when ready (or skipped), then one per sample; stops at EOF or
-    ``quit``.
+    ``quit``. A hot sample is ``ops`` operations back to back (``{"us": µs per operation}``);
+    with ``cold``, ``ops`` requests each timed alone after a :func:`thrash` (see
+    :func:`cold_sample`): ``{"us": their mean, "requests_us": [...], "thrash_us": ...}``.
     """
     _, make = variants.VARIANTS[name]
     try:
@@ -58,14 +63,23 @@ def sample_loop(name: str, ops: int, warmup: int) -> None:
         _say({"variant": name, "skipped": str(exc)})
         return
     try:
-        ops = bench.ops or ops
-        bench.run(min(warmup, ops))
+        if not cold:
+            ops = bench.ops or ops
+        bench.run(warmup if cold else min(warmup, ops))
         bench.reset()
+        thrash = Thrash(12 << 20 if cold else 0)
         _say({"variant": name, "ops": ops})
         for line in sys.stdin:
             if line.strip() != "sample":
                 break
             gc.collect()
+            if cold:
+                times = cold_sample(bench, ops, thrash)
+                bench.reset()
+                thrash_us = thrash.seconds / thrash.calls * 1e6
+                thrash.seconds, thrash.calls = 0.0, 0
+                _say({"us": sum(times) / ops, "requests_us": times, "thrash_us": thrash_us})
+                continue
             start = time.perf_counter()
             bench.run(ops)
             elapsed = time.perf_counter() - start
@@ -73,6 +87,55 @@ def sample_loop(name: str, ops: int, warmup: int) -> None:
             _say({"us": elapsed / ops * 1e6})
     finally:
         bench.close()
+
+
+class Thrash:
+    """Evict a request's code and data from the CPU caches, as a server does between requests.
+
+    In the hot loop of a sample, one request's code and data stay in the caches and the
+    branch predictors for the next; under a real server, its own code (parsing, sockets,
+    select) runs between two requests and every request starts cold. A call copies a
+    12 MiB buffer into another (a memcpy: 24 MiB read and written, far more than the L2
+    caches and most of a 32 MiB L3, in about a millisecond) and runs a little unrelated
+    Python code
+    (``json.dumps``, a regex, a sort), so that the interpreter's dispatch branches last
+    predicted something else. Counts its calls and their wall time (``calls``, ``seconds``).
+    """
+
+    def __init__(self, size: int = 12 << 20) -> None:
+        # Not zeros: untouched zero pages all map the same physical page, which stays cached.
+        self.source = bytearray(b"\x5a") * size
+        self.target = bytearray(size)
+        self.payload = {
+            "items": [{"id": i, "name": f"item-{i}", "tags": ["a", "b"]} for i in range(40)]
+        }
+        self.pattern = re.compile(r"(\w+)=(\d+)")
+        self.text = "alpha=1 beta=22 gamma=333 delta=4444 " * 20
+        self.calls = 0
+        self.seconds = 0.0
+
+    def __call__(self) -> None:
+        start = time.perf_counter()
+        self.target[:] = self.source
+        json.dumps(self.payload)
+        self.pattern.findall(self.text)
+        sorted(str(i) for i in range(200))
+        self.calls += 1
+        self.seconds += time.perf_counter() - start
+
+
+def cold_sample(bench: variants.Bench, requests: int, thrash: Callable[[], None]) -> list[float]:
+    """Time ``requests`` operations of ``bench`` one by one, each after an untimed ``thrash()``.
+
+    Returns each operation's own time in µs (``time.perf_counter()`` around one ``run(1)``).
+    """
+    times = []
+    for _ in range(requests):
+        thrash()
+        start = time.perf_counter()
+        bench.run(1)
+        times.append((time.perf_counter() - start) * 1e6)
+    return times
 
 
 def _say(message: dict[str, Any]) -> None:
@@ -218,6 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     sampling.add_argument("variant", choices=sorted(variants.VARIANTS))
     sampling.add_argument("--ops", type=int, default=2_000)
     sampling.add_argument("--warmup", type=int, default=2_000)
+    sampling.add_argument(
+        "--cold", action="store_true", help="each request timed alone, caches thrashed before"
+    )
     serving = sub.add_parser("serve")
     serving.add_argument("variant", choices=SERVER_APPS)
     serving.add_argument("--threads", type=int, default=4)
@@ -229,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     smoking.add_argument("--ops", type=int, default=3)
     args = parser.parse_args(argv)
     if args.mode == "samples":
-        sample_loop(args.variant, args.ops, args.warmup)
+        sample_loop(args.variant, args.ops, args.warmup, args.cold)
         return 0
     if args.mode == "time":
         result = time_variant(args.variant, args.ops, args.samples, args.warmup)

@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import run, variants  # noqa: E402  # benchmarks/ lives beside tests/
+from benchmarks import run, variants, worker  # noqa: E402  # benchmarks/ lives beside tests/
 
 ENV = run._env(None)
 
@@ -87,6 +87,105 @@ def test_runner_interleaves_long_lived_workers() -> None:
         assert len(stats["samples_us"]) == 3
         assert stats["ops_per_sample"] == 10
         assert stats["min_us"] <= stats["median_us"] <= stats["max_us"]
+
+
+def test_cold_sample_times_each_request_alone_after_a_thrash() -> None:
+    """A cold sample thrashes before every request, and only the request is timed."""
+    bench = variants.VARIANTS["bare@browser"][1]()
+    calls: list[float] = []
+
+    def thrash() -> None:
+        calls.append(time.perf_counter())
+        time.sleep(0.05)
+
+    times = worker.cold_sample(bench, 3, thrash)
+    assert len(calls) == 3
+    assert len(times) == 3
+    # A request takes some 100 µs; the 50 ms sleep must not be in it.
+    assert all(0 < us < 50_000 for us in times), times
+
+
+def test_thrash_copies_its_buffer_and_counts() -> None:
+    """The thrash copies a buffer larger than an L2 cache and counts its calls and time."""
+    assert len(worker.Thrash().source) >= 8 << 20
+    thrash = worker.Thrash(1 << 20)
+    assert set(thrash.target) == {0}
+    thrash()
+    thrash()
+    assert thrash.target == thrash.source
+    assert thrash.calls == 2
+    assert thrash.seconds > 0
+
+
+def test_cold_runner_interleaves_long_lived_workers() -> None:
+    """time_cold asks each variant's cold worker for K requests per round, each timed."""
+    opts = run.argparse.Namespace(cold_rounds=2, cold_requests=4, warmup=5)
+    names = ["bare@browser", "pt-mock@browser"]
+    result = run.time_cold(names, opts, ENV)
+    assert result["skipped"] == {}
+    assert (result["shape"], result["rounds"], result["requests_per_sample"]) == ("browser", 2, 4)
+    for name in names:
+        stats = result["stats"][name]
+        assert stats["requests"] == 8
+        assert len(stats["requests_us"]) == 8
+        assert all(us > 0 for us in stats["requests_us"])
+        assert min(stats["requests_us"]) <= stats["p10_us"] <= stats["median_us"]
+        # The 12 MiB copy ran before each request: tens of µs at least on any machine.
+        assert stats["thrash_us"] > 50
+    summary = result["summary"]
+    assert summary["bare_us"] == result["stats"]["bare@browser"]["p10_us"]
+    mock = summary["tracers"]["mock"]
+    assert mock["pyramid_tracing_overhead_us"] == pytest.approx(
+        result["stats"]["pt-mock@browser"]["p10_us"] - summary["bare_us"]
+    )
+
+
+def test_percentile_interpolates_within_the_values() -> None:
+    """The 10th percentile of 0..100 is 10; one value is its own percentile."""
+    assert run.percentile([float(i) for i in range(101)], 10) == pytest.approx(10.0)
+    assert run.percentile([5.0], 10) == 5.0
+
+
+def _cold_stat(p10: float) -> dict[str, Any]:
+    return {"p10_us": p10, "median_us": p10 + 5, "requests": 1, "thrash_us": 800.0}
+
+
+def test_cold_table_renders_and_from_json_tolerates_its_absence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The cold section compares 10th percentiles; a results file without it still renders."""
+    stats = {
+        "bare@browser": _cold_stat(80.0),
+        "pt-noop@browser": _cold_stat(96.0),
+        "pt-mock@browser": _cold_stat(180.0),
+        "po-mock@browser": _cold_stat(190.0),
+        "floor-mock@browser": _cold_stat(130.0),
+    }
+    hot = {"bare": {"median_us": 13.0, "min_us": 12.9, "max_us": 14.0, "samples_us": [13.0]}}
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"timing": {"stats": hot, "skipped": {}}}))
+    assert run.main(["--from-json", str(old)]) == 0
+    text = capsys.readouterr().out
+    assert "| bare Pyramid | 13.0 | 12.9 | 14.0 | +0.0 | 1.00 |" in text
+    assert "Cold" not in text
+
+    cold = {"shape": "browser", "rounds": 2, "requests_per_sample": 25, "skipped": {}}
+    new = tmp_path / "new.json"
+    new.write_text(
+        json.dumps({"timing": {"stats": hot, "skipped": {}}, "cold": {**cold, "stats": stats}})
+    )
+    assert run.main(["--from-json", str(new)]) == 0
+    text = capsys.readouterr().out
+    summary = json.loads(new.read_text())["cold"]["summary"]
+    assert summary["noop_ratio"] == pytest.approx(1.2)
+    mock = summary["tracers"]["mock"]
+    assert mock["overhead_vs_peer"] == pytest.approx(100 / 110)
+    assert mock["pyramid_tracing_tax"] == pytest.approx(50 / 80)
+    assert "### Cold requests: (a) Browser request" in text
+    assert "2 rounds of 25 requests per variant; the thrash, untimed, took 800 µs" in text
+    assert "| bare Pyramid | 80.0 | 85.0 |" in text
+    assert "no-op tracer: time / bare 1.20" in text
+    assert "| MockTracer | +100.0 | +110.0 | +50.0 | 0.91 | 0.62, 0.75 | 0.45 |" in text
 
 
 def test_memory_mode_reports_before_and_after() -> None:
