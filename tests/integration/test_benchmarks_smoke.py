@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import run, variants, worker  # noqa: E402  # benchmarks/ lives beside tests/
+from benchmarks import bytecodes, run, variants, worker  # noqa: E402  # benchmarks/ beside tests/
 
 ENV = run._env(None)
 
@@ -432,3 +432,27 @@ def test_docs_page_is_rewritten_between_its_markers(tmp_path: Path) -> None:
     assert "old" not in text
     assert "2 logical CPUs, CPython 3.11.7" in text
     assert text.endswith(f"| table |\n{run.DOCS_END}\n\nafter\n")
+
+
+def test_bytecode_counts_are_deterministic_and_see_the_package() -> None:
+    """The bytecode counter counts the same twice, and finds the package's hot path."""
+    first = bytecodes.count("pt-mock", requests=3, warmup=20)
+    second = bytecodes.count("pt-mock", requests=3, warmup=20)
+    assert bytecodes.totals(first) == bytecodes.totals(second)
+    total, mine = bytecodes.totals(first)
+    bare, none = bytecodes.totals(bytecodes.count("bare", requests=3, warmup=20))
+    assert none == 0
+    assert 0 < mine < total
+    assert total > bare
+    functions = {function.split(":")[0] for path, function in first if "pyramid_tracing" in path}
+    assert {"tracing_tween", "run", "start", "finish", "url_tag"} <= functions
+
+
+def test_bytecode_table_row_has_a_cell_per_tracer() -> None:
+    """One row per shape: bare's count, then each tracer's count beyond its floor."""
+    row = bytecodes.shape_row("health", ["noop", "mock"])
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[0] == "health"
+    assert int(cells[1]) > 0
+    assert cells[2].endswith("(over bare)")
+    assert cells[3].endswith("in the package)")

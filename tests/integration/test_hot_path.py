@@ -428,6 +428,34 @@ def test_extracted_context_still_parents_the_server_span() -> None:
     assert tracer.finished_spans()[-1].parent_id is None
 
 
+def test_failing_context_source_keeps_the_span(caplog: pytest.LogCaptureFixture) -> None:
+    """A context source that raises is an extraction failure: the span starts, as a root."""
+    from jaeger_client import Tracer as JaegerTracer
+    from jaeger_client.reporter import InMemoryReporter
+    from jaeger_client.sampler import ConstSampler
+
+    reporter = InMemoryReporter()
+    tracer = JaegerTracer(
+        service_name="hot-path",
+        reporter=reporter,
+        sampler=ConstSampler(True),
+        scope_manager=pyramid_tracing.ScopeManager(),
+    )
+    app = _app(tracer)
+    headers = {"uber-trace-id": "1f:2f:0:1"}
+    app.get("/hello/a", headers=headers)
+    assert reporter.get_spans()[-1].parent_id == 0x2F
+    # A codec the source cannot read (an attribute gone): reported, and the span still starts.
+    del tracer.codecs[opentracing.Format.HTTP_HEADERS].trace_id_header
+    with caplog.at_level("WARNING", logger="pyramid_tracing"):
+        response = app.get("/hello/b", headers=headers)
+    assert response.status_int == 200
+    server = reporter.get_spans()[-1]
+    assert server.parent_id is None
+    assert server.operation_name == "hello"
+    assert "extracting the trace context" in caplog.text
+
+
 def _shim_spans(monkeypatch: pytest.MonkeyPatch, *, batch: bool) -> list[Any]:
     """Spans of an app traced by the OpenTelemetry shim, for 200, 404, 500 and raising views."""
     from opentelemetry.sdk.trace import TracerProvider
