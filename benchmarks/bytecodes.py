@@ -40,11 +40,12 @@ def count(name: str, requests: int = 10, warmup: int = 300) -> dict[tuple[str, s
                 counts[(code.co_filename, f"{code.co_name}:{code.co_firstlineno}")] += 1
             return trace
 
+        previous = sys.gettrace()  # coverage's, under make test: put back afterwards
         sys.settrace(trace)
         try:
             bench.run(requests)
         finally:
-            sys.settrace(None)
+            sys.settrace(previous)
     finally:
         bench.close()
     return {key: value / requests for key, value in counts.items()}
