@@ -266,3 +266,63 @@ def test_direct_extract_finds_what_the_shim_extract_finds(environ: dict[str, str
         assert found is None
     else:
         assert trace.get_current_span(found).get_span_context() == shim_context
+
+
+def test_the_direct_path_needs_the_shims_own_scope_manager() -> None:
+    """A shim with another kind of scope manager gets the shim's own path."""
+    import pyramid_tracing
+
+    tracer, _ = _shim()
+    tracer._scope_manager = pyramid_tracing.ScopeManager()
+    assert server_span_starter(tracer) is None
+
+
+def test_the_starter_takes_shim_contexts_and_spans_as_parents() -> None:
+    """Under a SpanContextShim or a SpanShim, the span is their child; other parents: None."""
+    tracer, exporter = _shim()
+    starter = server_span_starter(tracer)
+    assert starter is not None
+    with tracer.start_active_span("outer") as outer:
+        parent_span = outer.span
+    parents: list[object] = [parent_span.context, parent_span]
+    for parent in parents:
+        with starter("server", parent, {"component": "pyramid"}) as scope:
+            assert tracer.active_span is scope.span
+        assert tracer.active_span is None
+    outer_id = parent_span.unwrap().get_span_context().span_id
+    servers = [span for span in exporter.get_finished_spans() if span.name == "server"]
+    assert [span.parent.span_id for span in servers] == [outer_id, outer_id]
+    assert all(span.kind is SpanKind.SERVER for span in servers)
+    assert starter("server", object(), None) is None  # not a kind it knows: the shim's path
+
+
+def test_a_propagator_that_lists_the_headers_sees_the_request_headers() -> None:
+    """A global propagator that iterates over the carrier's keys gets the header names."""
+    from opentelemetry import propagate
+    from opentelemetry.propagators.textmap import TextMapPropagator
+
+    seen: list[list[str]] = []
+
+    class Listing(TextMapPropagator):  # type: ignore[misc]
+        def extract(self, carrier: Any, context: Any = None, getter: Any = None) -> Any:
+            seen.append(sorted(getter.keys(carrier)))
+            return context
+
+        def inject(self, carrier: Any, context: Any = None, setter: Any = None) -> None:
+            pass
+
+        @property
+        def fields(self) -> set[str]:
+            return set()
+
+    tracer, _ = _shim()
+    starter = server_span_starter(tracer)
+    assert starter is not None
+    before = propagate.get_global_textmap()
+    propagate.set_global_textmap(Listing())
+    try:
+        found = starter.extract({"HTTP_X_TRACE": "1", "HTTP_HOST": "h", "PATH_INFO": "/"})
+    finally:
+        propagate.set_global_textmap(before)
+    assert found is None  # the propagator found no span context
+    assert [[name.lower() for name in names] for names in seen] == [["host", "x-trace"]]
