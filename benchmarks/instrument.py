@@ -81,6 +81,10 @@ def _best(samples: list[float]) -> float:
     return min(samples)
 
 
+def _resetter(tracer: Any) -> Callable[[], None]:
+    return lambda: _reset(tracer)
+
+
 def _run(
     variants: dict[str, Callable[[], None]], resets: dict[str, Callable[[], None]], n: int
 ) -> dict[str, float]:
@@ -142,7 +146,7 @@ def measure(kind: str, samples: int, requests: int) -> dict[str, float]:
             "render": _app(tracers["render"], "render"),
             "default": _app(tracers["default"], "render transaction"),
         }
-        resets = {name: (lambda t=tracer: _reset(t)) for name, tracer in tracers.items()}
+        resets = {name: _resetter(tracer) for name, tracer in tracers.items()}
         statement_requests = max(1, requests // 20)
         variants = {
             "sql/none": _requests(apps["none"][0], "/sql", statement_requests),

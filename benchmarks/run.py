@@ -145,7 +145,9 @@ class _Sampler:
             self.process.wait()
 
 
-def time_variants(names: list[str], opts: argparse.Namespace, env: dict[str, str]) -> dict:
+def time_variants(
+    names: list[str], opts: argparse.Namespace, env: dict[str, str]
+) -> dict[str, Any]:
     """Time every variant, each in its own subprocess, interleaved sample by sample.
 
     Every variant's subprocess is started once (app built, warmed up) and then asked for one
@@ -608,7 +610,7 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    versions = {}
+    versions: dict[str, str | None] = {}
     from importlib import metadata
 
     for dist in (
@@ -1152,7 +1154,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     opts = parser.parse_args(argv)
     if opts.from_json:
-        result = json.loads(opts.from_json.read_text())
+        result: dict[str, Any] = json.loads(opts.from_json.read_text())
         result["summary"] = summarise(result["timing"]["stats"])
         if "cold" in result:
             result["cold"]["summary"] = summarise_cold(result["cold"]["stats"])
@@ -1173,7 +1175,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown variants: {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
     env = _env(opts.source)
     started = time.perf_counter()
-    result: dict[str, Any] = {
+    result = {
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": machine(),
         "settings": {

@@ -304,9 +304,9 @@ def tracer_mock() -> TracerKit:
 
 def tracer_basic() -> TracerKit:
     _require("basictracer")
-    from basictracer import BasicTracer
-    from basictracer.recorder import SpanRecorder
-    from basictracer.text_propagator import TextPropagator
+    from basictracer import BasicTracer  # type: ignore[import-untyped]
+    from basictracer.recorder import SpanRecorder  # type: ignore[import-untyped]
+    from basictracer.text_propagator import TextPropagator  # type: ignore[import-untyped]
 
     class NoopRecorder(SpanRecorder):  # type: ignore[misc]
         def record_span(self, span: Any) -> None:
@@ -321,9 +321,9 @@ def tracer_basic() -> TracerKit:
 
 def tracer_jaeger() -> TracerKit:
     _require("jaeger_client")
-    from jaeger_client import Tracer
     from jaeger_client.reporter import NullReporter
     from jaeger_client.sampler import ConstSampler
+    from jaeger_client.tracer import Tracer
 
     tracer = Tracer(
         service_name="bench",
@@ -343,7 +343,7 @@ def otel_provider(ratio: float | None = None) -> Any:
     from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
     from opentelemetry.sdk.trace.sampling import ParentBasedTraceIdRatio
 
-    class DropSpans(SpanProcessor):  # type: ignore[misc]
+    class DropSpans(SpanProcessor):
         def on_end(self, span: Any) -> None:
             pass
 
@@ -406,7 +406,7 @@ def pyramid_tracing_variant(
 def pyramid_opentracing_variant(tracer: str, shape: str = "health") -> Callable[[], Bench]:
     def make() -> Bench:
         _require("pyramid_opentracing")
-        from pyramid_opentracing import PyramidTracing
+        from pyramid_opentracing import PyramidTracing  # type: ignore[import-untyped]
 
         kit = TRACERS[tracer]()
 
@@ -507,7 +507,9 @@ def otel_instrumentation(shape: str = "health") -> Callable[[], Bench]:
     return make
 
 
-def raw_span(tracer: str, tags: Iterable[tuple[str, object]] = RAW_TAGS) -> Callable[[], Bench]:
+def raw_span(
+    tracer: str, tags: Iterable[tuple[str, str | bool | float]] = RAW_TAGS
+) -> Callable[[], Bench]:
     """The tracer alone: start an active span, set the tags, finish."""
     tag_list = tuple(tags)
 
