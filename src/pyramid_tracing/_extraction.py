@@ -114,8 +114,19 @@ def _prefixed(environ: dict[str, Any], prefix: str) -> bool:
         return True
 
 
+def _picked(environ: dict[str, Any], pairs: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """The carrier of only these headers: ``{carrier name: value}`` for each environ key set."""
+    found = {}
+    for key, name in pairs:
+        value = environ.get(key)
+        if value is not None:
+            found[name] = value
+    return found
+
+
 def _ot_source(tracer: Any, propagator_type: type) -> ContextSource:
     propagators = tracer._propagators
+
     (trace_id_key, trace_id), (span_id_key, span_id), (sampled_key, sampled) = _OT_KEYS
 
     def source(environ: dict[str, Any]) -> dict[str, str] | None:
@@ -126,6 +137,8 @@ def _ot_source(tracer: Any, propagator_type: type) -> ContextSource:
             return {}  # no trace id: no context (baggage alone is none)
         if _prefixed(environ, _OT_BAGGAGE):
             return None
+        # _picked(environ, _OT_KEYS), unrolled for its three fixed keys: 30 bytecodes fewer
+        # on every request that carries a context (benchmarks.bytecodes, service requests).
         found = {trace_id: value}
         value = environ.get(span_id_key)
         if value is not None:
@@ -193,12 +206,7 @@ def _jaeger_source(tracer: Any) -> ContextSource:
         pairs, prefix = plan
         if _prefixed(environ, prefix):
             return None  # baggage headers: the whole carrier
-        found = {}
-        for key, name in pairs:
-            value = environ.get(key)
-            if value is not None:
-                found[name] = value
-        return found
+        return _picked(environ, pairs)
 
     return source
 

@@ -7,7 +7,7 @@ reads; split out so that each phase's module stays readable.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import opentracing
 from opentracing import Format, Scope
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 __all__ = ["StartPhase"]
 
-_S = TypeVar("_S")
 
 _EXPECTED_EXTRACT_ERRORS: Final = (
     opentracing.InvalidCarrierException,
@@ -34,39 +33,28 @@ _EXPECTED_EXTRACT_ERRORS: Final = (
 )
 
 
-def _under_parent_or_root(start: Callable[[Any], _S], parent: Any) -> _S:
-    """``start(parent)``, or ``start(None)`` (a new root) when it fails under ``parent``.
+def _give_up_parent(exc: Exception, parent: Any) -> None:
+    """Raise ``exc`` again if the span had no parent; else report it, to start as a root.
 
-    A context the tracer extracted but cannot use must not cost the request its span.
+    A context the tracer extracted but cannot use must not cost the request its span. Called
+    in the ``except`` block of a start (no closure on the happy path).
     """
-    try:
-        return start(parent)
-    except Exception as exc:
-        if parent is None:
-            raise
-        failures.report("starting the server span under the extracted context", exc)
-        return start(None)
+    if parent is None:
+        raise exc
+    failures.report("starting the server span under the extracted context", exc)
 
 
 def _start_active(
     tracer: opentracing.Tracer, name: str, parent: Any, tags: dict[str, object] | None
 ) -> Scope:
-    """The tracer's own ``start_active_span``, under ``parent`` or as a new root.
-
-    A context the tracer extracted but cannot use must not cost the request its span: the
-    span is then started again as a new root.
-    """
+    """The tracer's own ``start_active_span`` under ``parent``; a new root if it fails there."""
     try:
         return tracer.start_active_span(
             name, child_of=parent, tags=tags, finish_on_close=True, ignore_active_span=True
         )
     except Exception as exc:
-        if parent is None:
-            raise
-        failures.report("starting the server span under the extracted context", exc)
-        return tracer.start_active_span(
-            name, tags=tags, finish_on_close=True, ignore_active_span=True
-        )
+        _give_up_parent(exc, parent)
+    return tracer.start_active_span(name, tags=tags, finish_on_close=True, ignore_active_span=True)
 
 
 class StartPhase:
@@ -166,7 +154,12 @@ class StartPhase:
             except Exception as exc:
                 failures.report("extracting the trace context from the request headers", exc)
         tags = self._first_tags(caps, request, name)
-        scope = _under_parent_or_root(lambda parent: starter(name, parent, tags), parent)
+        try:
+            scope = starter(name, parent, tags)
+        except Exception as exc:
+            _give_up_parent(exc, parent)
+            parent = None
+            scope = starter(name, None, tags)
         # None: a parent of a kind the starter does not handle; the tracer's own path does.
         return _start_active(caps.tracer, name, parent, tags) if scope is None else scope
 
@@ -174,17 +167,15 @@ class StartPhase:
 def _extract(caps: Capabilities, environ: dict[str, Any]) -> Any:
     """The caller's context in the request headers, or ``None``; never raises."""
     source = caps.source
+    may_carry = caps.may_carry
     try:
-        if source is not None:
-            carrier = source(environ)
-            if carrier is None:
-                carrier = cast("dict[str, str]", HeaderCarrier(environ))
-            elif not carrier:
-                return None  # no header that this tracer reads: nothing to extract
-        elif caps.may_carry is None or caps.may_carry(environ):
+        carrier = None if source is None else source(environ)
+        if carrier is None:
+            if may_carry is not None and not may_carry(environ):
+                return None  # no header that can carry a context
             carrier = cast("dict[str, str]", HeaderCarrier(environ))
-        else:
-            return None
+        elif not carrier:
+            return None  # no header that this tracer reads: nothing to extract
         context = caps.tracer.extract(Format.HTTP_HEADERS, carrier)
         is_empty = caps.is_empty
         return None if is_empty is not None and is_empty(context) else context
