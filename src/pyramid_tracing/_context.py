@@ -8,11 +8,10 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import opentracing
-from opentracing import Scope, Span
 from typing_extensions import ParamSpec
 
-from ._child_spans import resolve_tracer
+from ._backends import Backend
+from ._child_spans import resolve_backend
 from ._failures import failures
 
 __all__ = ["ContextExecutor", "context_propagating"]
@@ -24,43 +23,43 @@ R = TypeVar("R")
 class _Captured:
     """The context of the code handing work off, and the span active in it."""
 
-    __slots__ = ("context", "span", "tracer")
+    __slots__ = ("backend", "context", "span")
 
     def __init__(self) -> None:
         self.context = contextvars.copy_context()
-        self.tracer: opentracing.Tracer | None = None
-        self.span: Span | None = None
+        self.backend: Backend | None = None
+        self.span: Any = None
         try:
-            tracer = resolve_tracer()
-            scope = tracer.scope_manager.active
+            backend = resolve_backend()
+            captured = backend.capture()
         except Exception as exc:
             failures.report("reading the active span to hand to a worker", exc)
             return
-        if scope is not None:
-            self.tracer, self.span = tracer, scope.span
+        if captured is not None:
+            self.backend, self.span = backend, captured
 
     def call(self, func: Callable[..., Any], args: Any, kwargs: Any) -> Any:
         """Call ``func`` under the captured span; run it inside (a copy of) ``self.context``."""
-        scope = self._reactivate()
+        activation = self._reactivate()
         try:
             return func(*args, **kwargs)
         finally:
-            if scope is not None:
+            if activation is not None:
                 try:
-                    scope.close()
+                    self.backend.deactivate(activation)  # type: ignore[union-attr]
                 except Exception as exc:
                     failures.report("deactivating the span handed to a worker", exc)
 
-    def _reactivate(self) -> Scope | None:
+    def _reactivate(self) -> Any:
         # The copied context holds the span's scope, but the request may close that scope
         # at any moment (work that outlives the request), and some tracers keep scopes per
         # thread: a scope of the work's own, in this copy only, keeps the span active for
         # the whole run, so that the work's spans are always its children.
-        tracer, span = self.tracer, self.span
-        if tracer is None or span is None:
+        backend = self.backend
+        if backend is None:
             return None
         try:
-            return tracer.scope_manager.activate(span, False)
+            return backend.restore(self.span)
         except Exception as exc:
             failures.report("activating the span handed to a worker", exc)
             return None

@@ -13,8 +13,6 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-import opentracing
-from opentracing import Scope
 from opentracing.ext import tags as ext_tags
 from pyramid.exceptions import ConfigurationError
 from pyramid.interfaces import IRendererFactory, ITweens
@@ -23,7 +21,6 @@ from pyramid.tweens import EXCVIEW, INGRESS
 
 from ._failures import failures
 from ._state import current_tracing, get_tracing
-from ._tracers import span_recorded
 from ._tracing import Tracing
 from .typing import Request, Response
 
@@ -110,33 +107,25 @@ def _warn_about_explicit_tweens(settings: dict[str, Any]) -> None:
         )
 
 
-def start_child(tracer: opentracing.Tracer, name: str, tags: dict[str, object]) -> Scope | None:
-    """Start and activate a child of ``tracer``'s active span; ``None`` outside a trace.
+def start_child(tracing: Tracing, name: str, tags: Mapping[str, object]) -> Any:
+    """Start and activate a child of the active span; ``None`` outside a trace.
 
     A tracer that fails is reported and ``None`` returned: the caller goes on without a span.
     """
-    if type(tracer) is opentracing.Tracer:
-        # OpenTracing's own no-op tracer: its scope manager always has a (no-op) active span.
-        return None
     try:
-        parent = tracer.active_span
-        if parent is None:
-            return None
-        if not span_recorded(parent):
-            # Not sampled: the child keeps the parent's decision and would drop its tags.
-            return tracer.start_active_span(name, child_of=parent, finish_on_close=True)
-        return tracer.start_active_span(name, child_of=parent, tags=tags, finish_on_close=True)
+        return tracing._backend.start_child(name, tags, active=True, root=False)
     except Exception as exc:
         failures.report(f"starting the {name!r} span", exc)
         return None
 
 
-def finish_child(tracing: Tracing, scope: Scope, exception: BaseException | None = None) -> None:
+def finish_child(tracing: Tracing, scope: Any, exception: BaseException | None = None) -> None:
     """Mark ``scope``'s span failed with ``exception`` (if any) and close it; never raises."""
     if exception is not None:
+        backend = tracing._backend
         try:
-            if span_recorded(scope.span):  # an unsampled span would drop the error's log
-                tracing.record_error(scope.span, exception)
+            if backend.recording(scope):  # an unsampled span would drop the error's log
+                backend.record_error(scope, exception)
         except Exception as exc:
             failures.report("tagging an instrumentation span with its error", exc)
     try:
@@ -205,8 +194,7 @@ class _TracedRenderer:
 
     def __call__(self, value: Any, system: Any) -> Any:
         tracing = current_tracing() or self._tracing
-        # A copy each time: tracers such as MockTracer keep the dict given to them.
-        scope = start_child(tracing.tracer, self._operation, dict(self._tags))
+        scope = start_child(tracing, self._operation, self._tags)
         if scope is None:
             return self._renderer(value, system)
         try:
@@ -260,7 +248,7 @@ class _TransactionSpans:
         if "transaction" not in tracing.settings.instrument:
             return
         # Named when it ends: whether this is a commit or an abort is not known yet.
-        scope = start_child(tracing.tracer, "transaction", dict(_TRANSACTION_TAGS))
+        scope = start_child(tracing, "transaction", _TRANSACTION_TAGS)
         if scope is not None:
             txn.set_data(_TXN_KEY, (scope, tracing))
 
@@ -279,7 +267,7 @@ class _TransactionSpans:
         failed = status in (_COMMITTING, _COMMIT_FAILED)
         name = "transaction commit" if failed or status == _COMMITTED else "transaction abort"
         try:
-            scope.span.set_operation_name(name)
+            tracing._backend.rename(scope, name)
         except Exception as exc:
             failures.report("naming the transaction span", exc)
         exception = sys.exc_info()[1] if failed else None

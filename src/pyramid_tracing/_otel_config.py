@@ -18,7 +18,7 @@ from pyramid.exceptions import ConfigurationError
 
 from ._parsing import as_bool, as_lower_names, fail
 
-__all__ = ["DEFAULT_SHUTDOWN_TIMEOUT", "EXPORTERS", "OTEL_KEYS", "OtelConfig"]
+__all__ = ["DEFAULT_SHUTDOWN_TIMEOUT", "EXPORTERS", "OTEL_KEYS", "PROVIDERS", "OtelConfig"]
 
 #: The values accepted by ``tracing.otel.exporter`` (several may be listed).
 EXPORTERS: Final = ("console", "memory", "none", "otlp", "tree")
@@ -32,6 +32,26 @@ SAMPLERS: Final = (
     "parentbased_traceidratio",
 )
 _RATIO_SAMPLERS: Final = frozenset({"traceidratio", "parentbased_traceidratio"})
+#: The values accepted by ``tracing.otel.provider``.
+PROVIDERS: Final = ("own", "global")
+# What pyramid_tracing would configure on its own provider: with provider = global the
+# process's provider (opentelemetry-instrument, a distro, the app) has done it already.
+_OWN_ONLY: Final = (
+    "service_name",
+    "exporter",
+    "endpoint",
+    "protocol",
+    "headers",
+    "timeout",
+    "sampler",
+    "sampler_arg",
+    "resource_attributes",
+    "bsp_max_queue_size",
+    "bsp_max_export_batch_size",
+    "bsp_schedule_delay",
+    "flush_on_sigterm",
+    "shutdown_timeout",
+)
 #: The values accepted by ``tracing.otel.protocol`` (those of ``OTEL_EXPORTER_OTLP_PROTOCOL``).
 PROTOCOLS: Final = ("http/protobuf", "grpc")
 
@@ -40,6 +60,7 @@ _P: Final = "tracing.otel."
 OTEL_KEYS: Final = frozenset(
     _P + name
     for name in (
+        "provider",
         "service_name",
         "exporter",
         "endpoint",
@@ -65,6 +86,8 @@ DEFAULT_SHUTDOWN_TIMEOUT: Final = 2.0
 class OtelConfig:
     """The parsed ``tracing.otel.*`` settings; ``None`` leaves the choice to OpenTelemetry."""
 
+    #: ``own`` (built from these settings) or ``global`` (the process's provider).
+    provider: str = "own"
     service_name: str | None = None
     exporters: tuple[str, ...] = ("otlp",)
     protocol: str = "http/protobuf"
@@ -98,6 +121,8 @@ class OtelConfig:
                 key, the value (never for headers) and what is allowed.
         """
         env = os.environ if environ is None else environ
+        if _provider(settings) == "global":
+            return cls(provider="global")
         exporters = _exporters(settings.get(_P + "exporter", "otlp"))
         protocol = _protocol(settings, env)
         endpoint = _endpoint(settings.get(_P + "endpoint"), exporters, protocol)
@@ -126,6 +151,27 @@ class OtelConfig:
             )
             or DEFAULT_SHUTDOWN_TIMEOUT,
         )
+
+
+def _provider(settings: Mapping[str, object]) -> str:
+    key = _P + "provider"
+    value = settings.get(key, "own")
+    provider = value.strip().lower() if isinstance(value, str) else value
+    if provider not in PROVIDERS:
+        raise fail(key, value, f"Expected one of {', '.join(PROVIDERS)}.")
+    if provider == "global":
+        for name in _OWN_ONLY:
+            if _P + name in settings:
+                raise fail(
+                    _P + name,
+                    "[hidden]" if name == "headers" else settings[_P + name],
+                    f"With {key!r} = global the process's tracer provider (set up by "
+                    "opentelemetry-instrument, a distro or the app) has its exporters, "
+                    "sampler and resource already: remove this key, or set "
+                    f"{key!r} = own for pyramid_tracing to build one from these keys.",
+                )
+    assert isinstance(provider, str)
+    return provider
 
 
 def _unset(value: object) -> bool:

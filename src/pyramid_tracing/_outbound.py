@@ -7,17 +7,17 @@ tagging it, injecting the trace context and failing open all happen here, once.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 import opentracing
-from opentracing import Format, Span
 from opentracing.ext import tags as ext_tags
 
-from ._child_spans import default_tracing, resolve_tracer
+from ._backends import Backend
+from ._child_spans import default_tracing, resolve_backend
 from ._failures import failures
 from ._semconv import KNOWN_METHODS as _KNOWN
-from ._semconv import OPENTRACING, STABLE, client_start, fail_with_status
+from ._semconv import OPENTRACING, STABLE, client_start
 from ._state import current_tracing
 from ._tracing import Tracing
 
@@ -86,11 +86,12 @@ class Outbound:
 
         Returns:
             The started span with the trace headers to send, or ``None`` if the tracer failed
-            (the request is then sent untraced).
+            (the request is then sent untraced). In a trace the sampler dropped, no span is
+            started, and the headers carry the dropped trace on (its id, not sampled).
         """
         try:
             tracing = self._tracing_for_policy()
-            tracer = resolve_tracer(self._tracing)
+            backend = resolve_backend(self._tracing)
             method = method.upper()
             semconv = tracing.settings.semconv
             tags = dict(self._base_tags)
@@ -106,13 +107,13 @@ class Outbound:
                     del tags[ext_tags.COMPONENT]  # span.kind stays: it sets the span's kind
                 # The conventions' client span name: the method alone (no route is known).
                 name = method if method in _KNOWN else "HTTP"
-            span = tracer.start_span(name, tags=tags)
+            span = backend.start_child(name, tags, active=False, root=True)
         except Exception as exc:
             failures.report("starting an outbound HTTP client span", exc)
             return None
         headers: dict[str, str] = {}
         try:
-            tracer.inject(span.context, Format.HTTP_HEADERS, headers)
+            backend.inject(headers, span)
         except Exception as exc:
             failures.report("injecting the trace context into outbound headers", exc)
             # A half-written carrier could send a broken context: send none instead.
@@ -120,7 +121,7 @@ class Outbound:
         else:
             # Tracers may write non-string values; HTTP clients reject those as header values.
             headers = {str(name): str(value) for name, value in headers.items()}
-        return ClientSpan(span, tracing, headers, semconv)
+        return ClientSpan(backend, span, headers, semconv)
 
 
 def _peer_tags(tags: dict[str, object], url: str) -> None:
@@ -141,46 +142,54 @@ def _peer_tags(tags: dict[str, object], url: str) -> None:
 class ClientSpan:
     """The span of one outbound request and the trace headers to send with it."""
 
-    __slots__ = ("_semconv", "_tracing", "headers", "span")
+    __slots__ = ("_backend", "_semconv", "headers", "span")
 
     def __init__(
-        self, span: Span, tracing: Tracing, headers: dict[str, str], semconv: str = OPENTRACING
+        self, backend: Backend, span: Any, headers: dict[str, str], semconv: str = OPENTRACING
     ) -> None:
-        #: The client span (started, not active).
+        #: The client span's handle (started, not active); ``None`` in a dropped trace.
         self.span = span
         #: The headers the tracer injected; the integration adds them to a copy of its own.
         self.headers = headers
-        self._tracing = tracing
+        self._backend = backend
         self._semconv = semconv
 
     def finish(self, status_code: int) -> None:
         """Tag the response status (an error for a 5xx, or a 4xx in the stable conventions)."""
         span = self.span
+        if span is None:
+            return
+        backend = self._backend
         semconv = self._semconv
         try:
+            tags: dict[str, object] = {}
             if semconv != STABLE:
-                span.set_tag(ext_tags.HTTP_STATUS_CODE, status_code)
+                tags[ext_tags.HTTP_STATUS_CODE] = status_code
                 if status_code >= 500:
-                    span.set_tag(ext_tags.ERROR, True)
+                    tags[ext_tags.ERROR] = True
             if semconv != OPENTRACING:
-                span.set_tag("http.response.status_code", status_code)
-                # For a client, the conventions count a 4xx as an error too.
-                if status_code >= 400:
-                    fail_with_status(span, status_code)
+                tags["http.response.status_code"] = status_code
+            backend.set_attributes(span, tags)
+            # For a client, the conventions count a 4xx as an error too.
+            if semconv != OPENTRACING and status_code >= 400:
+                backend.fail_with_status(span, status_code)
         except Exception as exc:
             failures.report("tagging an outbound HTTP client span", exc)
         self._finish()
 
     def fail(self, exception: BaseException) -> None:
-        """Tag ``exception`` (``error=true`` and the error log fields) and finish the span."""
+        """Record ``exception`` (in the app's vocabulary) and finish the span."""
+        span = self.span
+        if span is None:
+            return
         try:
-            self._tracing.record_error(self.span, exception)
+            self._backend.record_error(span, exception)
         except Exception as exc:
             failures.report("tagging an outbound HTTP client span with its error", exc)
         self._finish()
 
     def _finish(self) -> None:
         try:
-            self.span.finish()
+            self._backend.end(self.span)
         except Exception as exc:
             failures.report("finishing an outbound HTTP client span", exc)

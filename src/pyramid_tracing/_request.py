@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar
 
 import opentracing
-from opentracing import Format
 
 from ._failures import failures
 from ._state import REQUEST_ATTR, RequestState, get_tracing
@@ -65,8 +64,7 @@ class RequestTracing(RequestState):
     @property
     def active_span(self) -> SpanLike | None:
         """The active span in the current context (a child span, or this request's span)."""
-        scope = self.tracing.tracer.scope_manager.active
-        return None if scope is None else scope.span
+        return self.tracing._backend.active_span(self._scope)
 
     @property
     def span(self) -> SpanLike | None:
@@ -86,17 +84,12 @@ class RequestTracing(RequestState):
 
         .. versionadded:: 0.1.0
         """
-        span = self.span
-        if span is None:
+        scope = self._scope
+        if scope is None:
             return _NO_BAGGAGE
         try:
-            bag: object = span.context.baggage
-            if type(bag).__module__ == "opentelemetry.context.context":
-                # The OpenTelemetry shim keeps baggage in an OpenTelemetry Context.
-                from opentelemetry.baggage import get_all
-
-                bag = get_all(cast("Any", bag))
-            if not isinstance(bag, Mapping) or not bag:
+            bag = self.tracing._backend.baggage(scope)
+            if not bag:
                 return _NO_BAGGAGE
             return MappingProxyType({str(key): str(value) for key, value in bag.items()})
         except Exception as exc:
@@ -134,8 +127,17 @@ class RequestTracing(RequestState):
             The scope of the new span; a no-op scope when the tracer fails to start it.
         """
         try:
-            return self.tracing.tracer.start_active_span(
-                operation_name, tags=dict(tags) if tags else None, finish_on_close=finish_on_close
+            backend = self.tracing._backend
+            if finish_on_close:
+                scope: ScopeLike | None = backend.start_child(
+                    operation_name, tags, active=True, root=True
+                )
+                if scope is not None:
+                    return scope
+                # A dropped trace: the block runs under its non-recording span.
+                return _NOOP_TRACER.start_active_span(operation_name)
+            return backend.tracer.start_active_span(
+                operation_name, tags=dict(tags) if tags else None, finish_on_close=False
             )
         except Exception as exc:
             failures.report("starting a span with request.tracing.start_active_span", exc)
@@ -147,15 +149,10 @@ class RequestTracing(RequestState):
 
         Without an active span, or when the tracer fails, ``headers`` is returned unchanged.
         """
-        tracer = self.tracing.tracer
-        scope = tracer.scope_manager.active
-        if scope is not None:
-            try:
-                # The stubs say dict; any mutable mapping works with every tracer tested.
-                carrier = cast("dict[str, str]", headers)
-                tracer.inject(scope.span.context, Format.HTTP_HEADERS, carrier)
-            except Exception as exc:
-                failures.report("injecting the trace context into headers", exc)
+        try:
+            self.tracing._backend.inject(headers)
+        except Exception as exc:
+            failures.report("injecting the trace context into headers", exc)
         return headers
 
 

@@ -1,7 +1,7 @@
-"""The *start* phase of the server span: the caller's context, then the span and its tags.
+"""The *start* phase with an OpenTracing tracer: the caller's context, the span, its tags.
 
-A mixin of :class:`~pyramid_tracing._server_span.ServerSpans`, which holds the attributes it
-reads; split out so that each phase's module stays readable.
+A mixin of :class:`~pyramid_tracing._backends.opentracing.OpenTracingSpans`, which holds the
+attributes it reads; split out so that each phase's module stays readable.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from ._failures import failures
 from ._server_tags import StartTags
 from ._state import RequestState
 from ._tags import TagPolicy
-from ._tracers import Capabilities, LateTags, ServerSpanStarter
+from ._tracers import Capabilities, LateTags
 from .typing import Request
 
 if TYPE_CHECKING:
@@ -68,7 +68,9 @@ class StartPhase:
     #: ``start_tags(request, method)``: every start tag, in the app's vocabulary.
     start_tags: StartTags
 
-    def start(self, caps: Capabilities, request: Request, state: RequestState) -> Scope | None:
+    def start_with(
+        self, caps: Capabilities, request: Request, state: RequestState
+    ) -> Scope | None:
         """Start and activate the server span of ``request``; ``None`` if the tracer fails.
 
         With a tracer whose sampling decision ignores the start tags (``caps.late_tags``), the
@@ -78,15 +80,12 @@ class StartPhase:
         late = caps.late_tags
         try:
             method = request.method
-            starter = caps.starter
             if caps.noop:
                 # OpenTracing's own no-op tracer: its spans drop every tag and context, so none
                 # is extracted or built (this path runs only when hooks want the span).
                 scope = tracer.start_active_span(
                     method, finish_on_close=True, ignore_active_span=True
                 )
-            elif starter is not None:
-                scope = self._start_direct(caps, starter, request, method)
             else:
                 active = tracer.scope_manager.active
                 # An outer WSGI layer that already traces this request: nest under it.
@@ -124,7 +123,7 @@ class StartPhase:
         # A copy: jaeger-client adds its sampler's tags to the dict it is given.
         return None if early is None else dict(early)
 
-    def _record_late(
+    def late_tags(
         self, state: RequestState, request: Request, span: Any, late: LateTags | None
     ) -> bool:
         """Give a span started without its start tags these tags, if the tracer records it.
@@ -141,27 +140,6 @@ class StartPhase:
         except Exception as exc:
             failures.report("tagging the server span", exc)
         return True
-
-    def _start_direct(
-        self, caps: Capabilities, starter: ServerSpanStarter, request: Request, name: str
-    ) -> Scope:
-        """Start the span with ``starter``, which finds the active parent on its own."""
-        may_carry = caps.may_carry
-        parent = None  # the starter nests the span under the current span, if any
-        if (may_carry is None or may_carry(request.environ)) and not starter.nests():
-            try:
-                parent = starter.extract(request.environ)
-            except Exception as exc:
-                failures.report("extracting the trace context from the request headers", exc)
-        tags = self._first_tags(caps, request, name)
-        try:
-            scope = starter(name, parent, tags)
-        except Exception as exc:
-            _give_up_parent(exc, parent)
-            parent = None
-            scope = starter(name, None, tags)
-        # None: a parent of a kind the starter does not handle; the tracer's own path does.
-        return _start_active(caps.tracer, name, parent, tags) if scope is None else scope
 
 
 def _extract(caps: Capabilities, environ: dict[str, Any]) -> Any:

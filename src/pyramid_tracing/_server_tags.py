@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from opentracing import Span
 from opentracing.ext import tags as ext_tags
 from pyramid.httpexceptions import HTTPException
 
-from ._semconv import BOTH, OPENTRACING, STABLE, fail_with_status, record_error, server_start
+from ._failures import failures
+from ._semconv import BOTH, OPENTRACING, STABLE, server_start
 from ._tags import TagPolicy
 from ._urls import url_tag
 from .typing import Request, Response
 
 if TYPE_CHECKING:
-    from ._tracing import Tracing
+    from ._backends.base import Backend
 
-__all__ = ["StartTags", "start_tags", "start_tags_builder", "tag_result"]
+__all__ = ["StartTags", "attribute_tags", "start_tags", "start_tags_builder", "tag_result"]
 
 #: ``start_tags(request, method)``: the server span's start tags.
 StartTags = Callable[[Request, str], dict[str, object]]
@@ -30,15 +30,18 @@ def start_tags(
     method: str,
     request_headers: tuple[tuple[str, str], ...],
     semconv: str = OPENTRACING,
+    kind_tag: bool = True,
 ) -> dict[str, object]:
     """The tags known before routing: component, kind, method, URL, captured headers.
 
     With ``semconv`` ``stable`` they are OpenTelemetry's instead (see :mod:`._semconv`);
-    ``both`` gives both sets.
+    ``both`` gives both sets. ``kind_tag``: the stable set starts with ``span.kind``, which
+    tells an OpenTracing tracer the kind (an OpenTelemetry span has the kind itself).
     """
     if semconv is STABLE:
-        # span.kind for OpenTracing tracers; the OpenTelemetry one drops it (otel.py).
-        tags: dict[str, object] = {ext_tags.SPAN_KIND: ext_tags.SPAN_KIND_RPC_SERVER}
+        tags: dict[str, object] = (
+            {ext_tags.SPAN_KIND: ext_tags.SPAN_KIND_RPC_SERVER} if kind_tag else {}
+        )
         tags.update(server_start(policy, request, method))
     else:
         tags = _opentracing_start_tags(policy, request, method)
@@ -69,7 +72,10 @@ def _opentracing_start_tags(policy: TagPolicy, request: Request, method: str) ->
 
 
 def start_tags_builder(
-    policy: TagPolicy, request_headers: tuple[tuple[str, str], ...], semconv: str
+    policy: TagPolicy,
+    request_headers: tuple[tuple[str, str], ...],
+    semconv: str,
+    kind_tag: bool = True,
 ) -> StartTags:
     """:func:`start_tags` with this app's settings, as ``start_tags(request, method)``.
 
@@ -77,66 +83,89 @@ def start_tags_builder(
     and header tests: ``functools.partial`` binds the settings in C, with no frame of its own.
     """
     if semconv is not OPENTRACING or request_headers:
-        return partial(start_tags, policy, request_headers=request_headers, semconv=semconv)
+        return partial(
+            start_tags,
+            policy,
+            request_headers=request_headers,
+            semconv=semconv,
+            kind_tag=kind_tag,
+        )
     return partial(_opentracing_start_tags, policy)
 
 
+def attribute_tags(
+    policy: TagPolicy, request: Request, names: tuple[str, ...]
+) -> dict[str, object]:
+    """Each request attribute in ``names`` as a tag named after it.
+
+    An attribute that is missing, ``None``, empty, or whose property raises is skipped.
+    """
+    tags: dict[str, object] = {}
+    for name in names:
+        try:
+            value = getattr(request, name)
+        except Exception:
+            continue
+        if value is None or value == "":
+            continue
+        try:
+            tags[name] = policy.attribute(name, value)
+        except Exception as exc:
+            failures.report(f"recording the request attribute {name!r}", exc)
+    return tags
+
+
 def tag_result(
-    tracing: Tracing,
-    span: Span,
+    backend: Backend,
+    handle: Any,
     request: Request,
     response: Response | None,
     exception: BaseException | None,
     escaped: bool,
-    batch_type: type | None,
     response_headers: tuple[tuple[str, str], ...],
-    semconv: str = OPENTRACING,
+    semconv: str,
+    policy: TagPolicy,
 ) -> None:
-    """Tag the route, the status, the error and the captured response headers."""
-    if semconv is not OPENTRACING:
-        _tag_result_stable(
-            tracing, span, request, response, exception, escaped, response_headers, semconv
-        )
-        return
+    """Tag the route, the status, the error and the captured response headers.
+
+    In ``tracing.semconv``'s vocabulary: ``pyramid.route`` and ``http.status_code``
+    (``opentracing``), ``http.response.status_code`` and ``error.type`` (``stable``), or
+    both; ``http.route`` in all three.
+    """
     route = getattr(request, "matched_route", None)
     status = _status(request, response, exception, escaped)
-    pattern = None
+    tags: dict[str, object] = {}
     if route is not None:
-        try:
-            pattern = route.pattern
-        except AttributeError:  # users' test doubles of routes may have none
-            pattern = None
-    if type(span) is batch_type:
-        # The OpenTelemetry shim: one set_attributes call on its span (one lock, one
-        # validation pass) instead of a set_tag, each with both, per tag.
-        tags: dict[str, str | int] = {}
-        if route is not None:
+        if semconv is not STABLE:
             tags["pyramid.route"] = route.name
-            if pattern is not None:
-                tags["http.route"] = pattern
-        if status is not None:
+        # Users' test doubles of routes may have no pattern.
+        pattern = getattr(route, "pattern", None)
+        if pattern is not None:
+            tags["http.route"] = pattern
+    if status is not None:
+        if semconv is not OPENTRACING:
+            tags["http.response.status_code"] = status
+        if semconv is not STABLE:
             tags[ext_tags.HTTP_STATUS_CODE] = status
-        span.unwrap().set_attributes(tags)  # type: ignore[attr-defined]
-    else:
-        if route is not None:
-            span.set_tag("pyramid.route", route.name)
-            if pattern is not None:
-                span.set_tag("http.route", pattern)
-        if status is not None:
-            span.set_tag(ext_tags.HTTP_STATUS_CODE, status)
-    if exception is not None:
-        if status is None or status >= 500:
-            tracing.tag_error(span, exception)
-        return
-    if response is not None and status is not None:
-        if status >= 500:
-            handled = getattr(request, "exception", None)
-            if isinstance(handled, BaseException):
-                tracing.tag_error(span, handled)
-            else:
-                span.set_tag(ext_tags.ERROR, True)
-        if response_headers:
-            _tag_response_headers(span, response, tracing.policy, response_headers)
+    if tags:
+        backend.set_attributes(handle, tags)
+    failed = exception
+    if failed is None and status is not None and status >= 500:
+        handled = getattr(request, "exception", None)
+        failed = handled if isinstance(handled, BaseException) else None
+        if failed is None:
+            backend.fail_with_status(handle, status)
+    if failed is not None and (status is None or status >= 500):
+        backend.record_error(handle, failed)
+    if exception is None and response is not None and response_headers:
+        headers = response.headers
+        found: dict[str, object] = {}
+        for name, tag in response_headers:
+            value = headers.get(name)
+            if value is not None:
+                found[tag] = policy.header(name, value)
+        if found:
+            backend.set_attributes(handle, found)
 
 
 def _status(
@@ -154,51 +183,3 @@ def _status(
     status = getattr(response, "status_code", None)
     # Not a WebOb response (a test double): the one Pyramid would send.
     return request.response.status_code if status is None else status  # type: ignore[no-any-return]
-
-
-def _tag_result_stable(
-    tracing: Tracing,
-    span: Span,
-    request: Request,
-    response: Response | None,
-    exception: BaseException | None,
-    escaped: bool,
-    response_headers: tuple[tuple[str, str], ...],
-    semconv: str,
-) -> None:
-    """:func:`tag_result` in OpenTelemetry's vocabulary (and OpenTracing's with ``both``)."""
-    both = semconv is BOTH
-    route = getattr(request, "matched_route", None)
-    status = _status(request, response, exception, escaped)
-    if route is not None:
-        if both:
-            span.set_tag("pyramid.route", route.name)
-        pattern = getattr(route, "pattern", None)
-        if pattern is not None:
-            span.set_tag("http.route", pattern)
-    if status is not None:
-        span.set_tag("http.response.status_code", status)
-        if both:
-            span.set_tag(ext_tags.HTTP_STATUS_CODE, status)
-    failed = exception
-    if failed is None and status is not None and status >= 500:
-        handled = getattr(request, "exception", None)
-        failed = handled if isinstance(handled, BaseException) else None
-        if failed is None:
-            fail_with_status(span, status)
-    if failed is not None and (status is None or status >= 500):
-        if both:
-            tracing.tag_error(span, failed)
-        record_error(span, failed, tracing.policy)
-    if exception is None and response is not None and response_headers:
-        _tag_response_headers(span, response, tracing.policy, response_headers)
-
-
-def _tag_response_headers(
-    span: Span, response: Response, policy: TagPolicy, names: tuple[tuple[str, str], ...]
-) -> None:
-    headers = response.headers
-    for name, tag in names:
-        value = headers.get(name)
-        if value is not None:
-            span.set_tag(tag, policy.header(name, value))

@@ -49,8 +49,7 @@ def span_ids(span: Span) -> tuple[int, int, bool] | None:
     return trace_id, span_id, bool(sampled)
 
 
-def _traceparent(span: Span) -> str | None:
-    ids = span_ids(span)
+def _traceparent(ids: tuple[int, int, bool] | None) -> str | None:
     if ids is None:
         return None
     trace_id, span_id, sampled = ids
@@ -59,9 +58,11 @@ def _traceparent(span: Span) -> str | None:
     return f"00-{trace_id:032x}-{span_id:016x}-{'01' if sampled else '00'}"
 
 
-def add_trace_headers(span: Span, response: Response, names: tuple[str, ...]) -> None:
-    """Add the ``names`` headers (``traceresponse``, ``server-timing``) for ``span``."""
-    value = _traceparent(span)
+def add_trace_headers(
+    ids: tuple[int, int, bool] | None, response: Response, names: tuple[str, ...]
+) -> None:
+    """Add the ``names`` headers (``traceresponse``, ``server-timing``) for a span's ``ids``."""
+    value = _traceparent(ids)
     if value is None:
         return
     headers = response.headers

@@ -6,16 +6,14 @@ import contextvars
 import functools
 import inspect
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping
-from typing import Any, Final, TypeVar, cast, overload
+from typing import Any, TypeVar, cast, overload
 
 import opentracing
-from opentracing import Span
-from opentracing.scope_managers.contextvars import ContextVarsScopeManager
 from typing_extensions import ParamSpec
 
-from ._child_spans import SpanFactory, activate, close, finish, tag_error
+from ._backends import Backend
+from ._child_spans import SpanFactory, activate, close, deactivate, finish, tag_error
 from ._failures import failures
-from ._scope import ScopeManager
 from ._tracing import Tracing
 
 __all__ = ["traced"]
@@ -40,16 +38,16 @@ def _wrap(func: Callable[P, R], spans: SpanFactory) -> Callable[P, R]:
 def _wrap_function(func: Callable[..., Any], spans: SpanFactory) -> Callable[..., Any]:
     @functools.wraps(func)
     def traced_function(*args: Any, **kwargs: Any) -> Any:
-        scope = spans.start_active()
-        if scope is None:
+        started = spans.start_active()
+        if started is None:
             return func(*args, **kwargs)
         try:
             return func(*args, **kwargs)
         except BaseException as exc:
-            tag_error(scope.span, exc, spans)
+            tag_error(*started, exc)
             raise
         finally:
-            close(scope)
+            close(started[1])
 
     return traced_function
 
@@ -58,66 +56,61 @@ def _wrap_coroutine(func: Callable[..., Any], spans: SpanFactory) -> Callable[..
     @functools.wraps(func)
     async def traced_coroutine(*args: Any, **kwargs: Any) -> Any:
         # The span starts when the coroutine runs, not when it is created.
-        scope = spans.start_active()
-        if scope is None:
+        started = spans.start_active()
+        if started is None:
             return await func(*args, **kwargs)
         try:
             return await func(*args, **kwargs)
         except BaseException as exc:
-            tag_error(scope.span, exc, spans)
+            tag_error(*started, exc)
             raise
         finally:
-            close(scope)
+            close(started[1])
 
     return traced_coroutine
-
-
-# Scope managers that keep the active span in a ContextVar: a generator's body can run in a
-# context of its own with them, so that scopes it holds across a yield never leak out.
-_CONTEXT_SCOPE_MANAGERS: Final = (ScopeManager, ContextVarsScopeManager)
 
 
 class _Body:
     """Where a generator's body runs: its own copy of the context, its span active there.
 
-    With a contextvars scope manager, the body runs in a copied context where the generator's
-    span stays active for the whole iteration: scopes the body holds across a yield stay in
-    that context, and the consumer's active span between items is left alone. Other scope
-    managers (thread-local) share one state with the consumer, so the span is activated
-    around each step instead.
+    With a backend whose active span lives in contextvars, the body runs in a copied context
+    where the generator's span stays active for the whole iteration: scopes the body holds
+    across a yield stay in that context, and the consumer's active span between items is left
+    alone. Other scope managers (thread-local) share one state with the consumer, so the span
+    is activated around each step instead.
     """
 
-    __slots__ = ("context", "held", "per_step", "span", "tracer")
+    __slots__ = ("backend", "context", "handle", "held", "per_step")
 
-    def __init__(self, tracer: opentracing.Tracer, span: Span) -> None:
-        self.tracer = tracer
-        self.span = span
+    def __init__(self, backend: Backend, handle: Any) -> None:
+        self.backend = backend
+        self.handle = handle
         # Copied when the iteration starts: the body sees the consumer's context of that moment.
         self.context = contextvars.copy_context()
         try:
-            manager = tracer.scope_manager
+            local = backend.context_local()
         except Exception as exc:
             failures.report("activating a @traced span", exc)
-            manager = None
-        self.per_step = not isinstance(manager, _CONTEXT_SCOPE_MANAGERS)
-        self.held = None if self.per_step else self.context.run(activate, tracer, span)
+            local = False
+        self.per_step = not local
+        self.held = None if self.per_step else self.context.run(activate, backend, handle)
 
     def step(self, method: Callable[..., Any], *args: Any) -> Any:
         """Run one step of the body (``send``, ``throw``, ``close``) in its context."""
         if not self.per_step:
             return self.context.run(method, *args)
-        scope = activate(self.tracer, self.span)
+        activation = activate(self.backend, self.handle)
         try:
             return method(*args)
         finally:
-            if scope is not None:
-                close(scope)
+            if activation is not None:
+                deactivate(self.backend, activation)
 
     def end(self) -> None:
         """Deactivate the span in the body's context and finish it."""
         if self.held is not None:
-            self.context.run(close, self.held)
-        finish(self.span)
+            self.context.run(deactivate, self.backend, self.held)
+        finish(self.backend, self.handle)
 
 
 class _StepIn:
@@ -183,7 +176,7 @@ def _wrap_generator(func: Callable[..., Any], spans: SpanFactory) -> Callable[..
         except GeneratorExit:
             raise
         except BaseException as exc:
-            tag_error(body.span, exc, spans)
+            tag_error(body.backend, body.handle, exc)
             raise
         finally:
             body.end()
@@ -223,7 +216,7 @@ def _wrap_async_generator(func: Callable[..., Any], spans: SpanFactory) -> Calla
         except GeneratorExit:
             raise
         except BaseException as exc:
-            tag_error(body.span, exc, spans)
+            tag_error(body.backend, body.handle, exc)
             raise
         finally:
             body.end()

@@ -3,32 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final, NamedTuple, Protocol
+from typing import Any, Final, NamedTuple
 
 import opentracing
 
 _SHIM_MODULE: Final = "opentelemetry.shim.opentracing_shim"
 
-__all__ = ["Capabilities", "LateTags", "ServerSpanStarter"]
-
-
-class ServerSpanStarter(Protocol):
-    """Starts server spans for one tracer without the tracer's own activation."""
-
-    def nests(self) -> bool:
-        """Whether a span is current already: the server span then nests under it."""
-
-    def extract(self, environ: dict[str, Any]) -> object | None:
-        """The caller's context from the request headers, or ``None`` when there is none."""
-
-    def __call__(
-        self, operation_name: str, parent: object, tags: dict[str, object] | None
-    ) -> opentracing.Scope | None:
-        """Start and activate the span under ``parent`` (or the current span when ``None``).
-
-        Returns ``None`` when ``parent`` is of a kind it does not handle: the caller then
-        takes the tracer's own path.
-        """
+__all__ = ["Capabilities", "LateTags"]
 
 
 class Capabilities(NamedTuple):
@@ -39,10 +20,6 @@ class Capabilities(NamedTuple):
     may_carry: Callable[[dict[str, Any]], bool] | None
     #: ``is_empty(context)``: true for an extracted context that is no context.
     is_empty: Callable[[object], bool] | None
-    #: Starts the server span without the tracer's own activation (the shim).
-    starter: ServerSpanStarter | None
-    #: The span class whose tags go in one ``unwrap().set_attributes`` call.
-    batch_span_type: type | None
     #: OpenTracing's own no-op tracer: nothing can read a tag.
     noop: bool
     #: ``recorded(span)``: false when the tracer drops the span's tags (not sampled).

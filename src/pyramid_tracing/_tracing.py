@@ -21,10 +21,10 @@ from pyramid.interfaces import IRequest
 from pyramid.request import Request as PyramidRequest
 from typing_extensions import ParamSpec
 
-from ._failures import failures
-from ._semconv import OPENTRACING, STABLE
-from ._semconv import record_error as record_stable_error
+from ._backends import Backend, backend_for
+from ._backends.opentracing import record_span_error
 from ._server_span import ServerSpans
+from ._server_tags import attribute_tags
 from ._settings import TracingSettings
 from ._state import request_state, state_for
 from ._tags import TagPolicy, error_log
@@ -85,9 +85,17 @@ class Tracing:
         self._given_tracer = tracer if tracer is not None else settings.tracer
         self.settings: TracingSettings = settings
         self._start_span_hook = start_span_cb or settings.start_span_hook
-        self._spans = ServerSpans(self, self._given_tracer, settings, self._start_span_hook)
         #: The tag policy: redaction and truncation of every tag value.
-        self.policy: TagPolicy = self._spans.policy
+        self.policy: TagPolicy = TagPolicy(
+            sensitive_headers=settings.sensitive_headers,
+            sensitive_query_params=settings.sensitive_query_params,
+            max_tag_length=settings.max_tag_length,
+        )
+        # The tracing API that the phases and the helpers talk to (OpenTracing, OpenTelemetry).
+        self._backend: Backend = backend_for(self._given_tracer, settings.semconv, self.policy)
+        self._spans: ServerSpans = self._backend.server_spans(
+            self, settings, self._start_span_hook
+        )
         self._excluded_path = _path_matcher(settings)
         # Set by the tween factory that serves requests with this object (pyramid_opentracing).
         self._served_by_tween = False
@@ -97,9 +105,12 @@ class Tracing:
 
     @property
     def tracer(self) -> opentracing.Tracer:
-        """The tracer given, or else the OpenTracing global tracer at this moment."""
-        tracer = self._given_tracer
-        return opentracing.global_tracer() if tracer is None else tracer
+        """The tracer given, or else the OpenTracing global tracer at this moment.
+
+        With the OpenTelemetry backend, the :class:`~pyramid_tracing.otel.OtelTracer`: an
+        OpenTracing tracer whose view over OpenTelemetry is built when first used.
+        """
+        return self._backend.tracer
 
     # pyramid_opentracing 1.0's attribute names, which its users' code reads.
     @property
@@ -141,8 +152,7 @@ class Tracing:
         The span is named after the HTTP method until the request is routed (when its view is
         about to run) or finished with :meth:`finish_server_span`.
         """
-        spans = self._spans
-        return spans.start(spans.capabilities(), request, state_for(request))
+        return self._spans.start(request, state_for(request))
 
     def finish_server_span(
         self,
@@ -166,10 +176,7 @@ class Tracing:
         if state._spans is None:
             state._spans = self._spans
         if attributes:
-            try:
-                self.tag_attributes(scope.span, request, attributes)
-            except Exception as exc:
-                failures.report("tagging the server span", exc)
+            self._spans.tag_attributes(scope, request, attributes)
         self._spans.finish(state, request, response, exception)
 
     def record_error(self, span: Span, exception: BaseException) -> None:
@@ -181,11 +188,7 @@ class Tracing:
 
         .. versionadded:: 0.2.0
         """
-        semconv = self.settings.semconv
-        if semconv != STABLE:
-            self.tag_error(span, exception)
-        if semconv != OPENTRACING:
-            record_stable_error(span, exception, self.policy)
+        record_span_error(span, exception, self.settings.semconv, self.policy)
 
     def tag_error(self, span: Span, exception: BaseException) -> None:
         """Mark ``span`` as failed and log ``exception`` with the OpenTracing error fields."""
@@ -197,18 +200,8 @@ class Tracing:
 
         An attribute that is missing, ``None``, empty, or whose property raises is skipped.
         """
-        policy = self.policy
-        for name in attributes:
-            try:
-                value = getattr(request, name)
-            except Exception:
-                continue
-            if value is None or value == "":
-                continue
-            try:
-                span.set_tag(name, policy.attribute(name, value))
-            except Exception as exc:
-                failures.report(f"recording the request attribute {name!r}", exc)
+        for key, value in attribute_tags(self.policy, request, attributes).items():
+            span.set_tag(key, value)  # type: ignore[arg-type]  # any value the tracer takes
 
     # -- the view decorator ------------------------------------------------------------------
 
@@ -243,10 +236,7 @@ class Tracing:
                 state = state_for(request)
                 existing = state._scope
                 if existing is not None:
-                    try:
-                        self.tag_attributes(existing.span, request, names)
-                    except Exception as exc:
-                        failures.report("tagging the server span", exc)
+                    self._spans.tag_attributes(existing, request, names)
                     return view(*args, **kwargs)
                 # A context copy per call: see ServerSpans.run.
                 return contextvars.copy_context().run(

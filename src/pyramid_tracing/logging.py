@@ -8,7 +8,7 @@ use ``%(trace_id)s`` and ``%(span_id)s`` in the format.
 The ids are those of the active span of the current context (the request's span, or a child
 such as a ``@traced`` function's):
 
-* with the OpenTelemetry tracer (through the shim), the W3C forms: 32 and 16 lowercase hex
+* with the OpenTelemetry backend (or the OpenTracing shim), the W3C forms: 32 and 16 lowercase hex
   digits, as in ``traceparent`` and in every OpenTelemetry backend;
 * with the other tracers (jaeger-client, basictracer, MockTracer), their integer ids as
   lowercase hex, zero-padded to 16 digits (32 for a 128-bit jaeger trace id), which is how
@@ -48,7 +48,17 @@ def trace_context() -> tuple[str, str]:
     """
     tracing = current_tracing()
     try:
-        tracer = opentracing.global_tracer() if tracing is None else tracing.tracer
+        if tracing is None:
+            tracer = opentracing.global_tracer()
+        else:
+            backend = tracing._backend
+            if backend.w3c_ids:
+                # OpenTelemetry's current span: no OpenTracing view is made for a log line.
+                ids = backend.active_ids()
+                if ids is None:
+                    return _NO_IDS
+                return format(ids[0], "032x"), format(ids[1], "016x")
+            tracer = backend.tracer
         if type(tracer) is opentracing.Tracer:
             return _NO_IDS
         span = tracer.active_span

@@ -15,8 +15,6 @@ import threading
 import weakref
 from typing import Any, Final
 
-import opentracing
-from opentracing import Span
 from opentracing.ext import tags as ext_tags
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -24,7 +22,6 @@ from sqlalchemy.engine import Engine
 from ._failures import failures
 from ._semconv import OPENTRACING, STABLE
 from ._state import current_tracing
-from ._tracers import span_recorded
 from ._tracing import Tracing
 
 __all__ = ["instrument", "is_instrumented", "uninstrument"]
@@ -130,13 +127,12 @@ def _before_cursor_execute(
     elif _FEATURE not in tracing.settings.instrument:
         return
     try:
-        tracer = tracing.tracer
-        if type(tracer) is opentracing.Tracer:
-            return
-        parent = tracer.active_span
-        if parent is None:
-            return
-        if span_recorded(parent):
+        backend = tracing._backend
+        recorded = backend.active_recorded()
+        if recorded is None:
+            return  # outside a trace, or in a dropped one
+        tags = None
+        if recorded:
             semconv = tracing.settings.semconv
             tags = dict(_tags_of(conn.engine, semconv))
             text = tracing.policy.truncate(statement)
@@ -144,10 +140,10 @@ def _before_cursor_execute(
                 tags[ext_tags.DATABASE_STATEMENT] = text
             if semconv != OPENTRACING:
                 tags["db.query.text"] = text
-            span = tracer.start_span(_operation(statement), child_of=parent, tags=tags)
-        else:
-            # Not sampled: the child keeps the parent's decision and would drop its tags.
-            span = tracer.start_span(_operation(statement), child_of=parent)
+        # Not recorded (not sampled): the child keeps the parent's decision, without tags.
+        span = backend.start_child(_operation(statement), tags, active=False, root=False)
+        if span is None:
+            return
     except Exception as exc:
         failures.report("starting a SQL statement span", exc)
         return
@@ -155,15 +151,16 @@ def _before_cursor_execute(
 
 
 def _end(context: Any, exception: BaseException | None) -> None:
-    found: tuple[Span, Tracing] | None = getattr(context, _SPAN_ATTR, None)
+    found: tuple[Any, Tracing] | None = getattr(context, _SPAN_ATTR, None)
     if found is None:
         return
     setattr(context, _SPAN_ATTR, None)
     span, tracing = found
+    backend = tracing._backend
     try:
-        if exception is not None and span_recorded(span):
-            tracing.record_error(span, exception)
-        span.finish()
+        if exception is not None and backend.recording(span):
+            backend.record_error(span, exception)
+        backend.end(span)
     except Exception as exc:
         failures.report("finishing a SQL statement span", exc)
 

@@ -234,27 +234,69 @@ def _report_at_exit(dropped: int, reporters: Sequence[ReportingExporter]) -> Non
 
 # -- at exit, and on SIGTERM -----------------------------------------------------------------
 
-# (shutdown, its time budget in seconds), for SIGTERM.
-_shutdowns: list[tuple[Callable[[], object], float]] = []
-_sigterm_lock = threading.Lock()
 
+class _Shutdown:
+    """The bounded shutdown of one provider, run once: at exit or on SIGTERM.
 
-def register_exit(shutdown: Callable[[], object], budget: float) -> Callable[[], object]:
-    """Run ``shutdown`` at exit (and on SIGTERM when installed); once, whichever comes first.
-
-    ``budget`` is how long it may take, in seconds (it bounds itself; SIGTERM waits no longer).
+    It holds the provider weakly: a provider whose app is gone (a test's in-memory one) is
+    not kept alive by the hook, and is skipped.
     """
-    ran = threading.Event()
 
-    def once() -> object:
-        if ran.is_set():
+    __slots__ = ("_provider", "_ran", "budget", "reporters", "timeout")
+
+    def __init__(
+        self, provider: TracerProvider, reporters: Sequence[ReportingExporter], timeout: float
+    ) -> None:
+        self._provider = weakref.ref(provider)
+        self.reporters = tuple(reporters)
+        self.timeout = timeout
+        #: How long it may take, in seconds (it bounds itself; SIGTERM waits no longer).
+        self.budget = timeout + _ABORT_GRACE
+        self._ran = threading.Event()
+
+    def alive(self) -> bool:
+        return self._provider() is not None and not self._ran.is_set()
+
+    def __call__(self) -> object:
+        if self._ran.is_set():
             return None
-        ran.set()
-        return shutdown()
+        self._ran.set()
+        provider = self._provider()
+        if provider is None:
+            return None
+        return shutdown_bounded(provider, self.reporters, self.timeout)
 
-    atexit.register(once)
-    _shutdowns.append((once, budget + _ABORT_GRACE))
-    return once
+
+# Every provider to shut down, for the one exit hook and the one SIGTERM handler.
+_shutdowns: list[_Shutdown] = []
+_sigterm_lock = threading.Lock()
+_exit_hook = False
+
+
+def register_exit(
+    provider: TracerProvider, reporters: Sequence[ReportingExporter], timeout: float
+) -> Callable[[], object]:
+    """Shut ``provider`` down at exit (and on SIGTERM when installed), once, within ``timeout``.
+
+    One exit hook serves every provider of the process, however many apps it builds.
+
+    Returns:
+        The shutdown, to run it earlier.
+    """
+    global _exit_hook
+    shutdown = _Shutdown(provider, reporters, timeout)
+    with _sigterm_lock:
+        _shutdowns[:] = [each for each in _shutdowns if each.alive()]
+        _shutdowns.append(shutdown)
+        if not _exit_hook:
+            _exit_hook = True
+            atexit.register(_at_exit)
+    return shutdown
+
+
+def _at_exit() -> None:
+    for shutdown in list(_shutdowns):
+        shutdown()
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -263,13 +305,13 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
         registered = list(_shutdowns)
         threads = [
             threading.Thread(target=shutdown, name="pyramid-tracing-sigterm", daemon=True)
-            for shutdown, _ in registered
+            for shutdown in registered
         ]
         for thread in threads:
             thread.start()
         deadline = (
             time.monotonic()
-            + max((budget for _, budget in registered), default=0.0)
+            + max((shutdown.budget for shutdown in registered), default=0.0)
             + _SIGTERM_MARGIN
         )
         for thread in threads:

@@ -1,0 +1,482 @@
+"""The OpenTelemetry backend: spans on the OpenTelemetry API, no OpenTracing shim on the path.
+
+The request's server span, its child spans, ``@traced`` spans and client spans are started
+with the OpenTelemetry tracer of :class:`OtelTracer` (instrumentation scope
+``pyramid_tracing``) and made current in OpenTelemetry's context, so that
+``opentelemetry.trace.get_current_span()`` in a view is the request's span and spans of
+OpenTelemetry instrumentations nest under it. Propagation is the global propagator's.
+
+A handle is an :class:`OtelScope`: the OpenTelemetry span and the token of its activation.
+Its ``span`` attribute, the OpenTracing view that hooks and ``request.tracing`` hand to app
+code, is built only when read (:mod:`.view`, which needs the OpenTracing shim).
+
+A span the sampler does not record costs almost nothing: it gets no attribute, and no child
+span is started under it (render, transaction, SQL, ``@traced``, outbound): they reuse its
+non-recording context, which still carries the trace id and the sampled flag downstream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, MutableMapping
+from typing import TYPE_CHECKING, Any, Final
+
+import opentracing
+from opentelemetry import baggage as otel_baggage
+from opentelemetry.context import Context, attach, detach, get_current
+from opentelemetry.propagate import get_global_textmap
+from opentelemetry.propagators.textmap import Getter
+from opentelemetry.trace import Span as OtelSpan
+from opentelemetry.trace import (
+    SpanKind,
+    Status,
+    StatusCode,
+    get_current_span,
+    set_span_in_context,
+)
+from opentelemetry.trace import Tracer as OtelApiTracer
+
+from .._carrier import HeaderCarrier, environ_key
+from .._failures import failures
+from .._semconv import OPENTRACING, STABLE
+from .._server_span import ServerSpans
+from .._settings import TracingSettings
+from .._state import RequestState
+from .._tags import TagPolicy, _safe_str, error_log
+from .base import Backend, Ids
+
+if TYPE_CHECKING:
+    from .._tracing import Tracing
+    from ..typing import Request, StartSpanHook
+
+__all__ = [
+    "OpenTelemetryBackend",
+    "OtelScope",
+    "OtelTracer",
+    "kind_and_attributes",
+    "plain_attributes",
+]
+
+_PLAIN_TYPES: Final = (bool, str, bytes, int, float)
+# OpenTracing's span.kind tag values and the OpenTelemetry span kinds they stand for.
+_KINDS: Final[Mapping[object, SpanKind]] = {
+    "server": SpanKind.SERVER,
+    "client": SpanKind.CLIENT,
+    "producer": SpanKind.PRODUCER,
+    "consumer": SpanKind.CONSUMER,
+}
+_SERVER: Final = SpanKind.SERVER
+_INTERNAL: Final = SpanKind.INTERNAL
+_ERROR: Final = StatusCode.ERROR
+# An OpenTracing log without an "event" field (the shim's name for it, kept).
+_DEFAULT_EVENT: Final = "log"
+
+
+class OtelTracer(opentracing.Tracer):
+    """An OpenTelemetry tracer, with an OpenTracing face built the first time it is used.
+
+    :func:`pyramid_tracing.otel.tracer_from_settings` returns one; given as
+    ``tracing.tracer`` it selects the OpenTelemetry backend. Its OpenTracing methods
+    (``start_active_span``, ``start_span``, ``inject``, ``extract``, ``scope_manager``,
+    ``active_span``) are those of a view over the same OpenTelemetry spans, built on the
+    OpenTracing shim (``opentelemetry-opentracing-shim``) when first called; without the shim
+    they raise an :class:`ImportError` naming the extra to install, and everything else
+    (every span pyramid_tracing makes) works.
+
+    Args:
+        otel_tracer: the OpenTelemetry tracer (instrumentation scope ``pyramid_tracing``).
+        provider: the tracer provider it comes from.
+        late_attributes: the sampler decides without the start attributes (the SDK's own
+            samplers do): a span starts without them and gets them only if it records.
+
+    .. versionadded:: 0.3.0
+    """
+
+    # tracing.semconv defaults to OpenTelemetry's conventions for this tracer (_settings.py).
+    _pyramid_tracing_otel = True
+
+    def __init__(
+        self, otel_tracer: OtelApiTracer, provider: Any, *, late_attributes: bool = False
+    ) -> None:
+        super().__init__(scope_manager=opentracing.ScopeManager())
+        #: The OpenTelemetry tracer every span of pyramid_tracing is started with.
+        self.otel_tracer = otel_tracer
+        #: The tracer provider (the SDK's, or the global one).
+        self.provider = provider
+        #: The sampler ignores start attributes (see the class docstring).
+        self.late_attributes = late_attributes
+        #: The in-memory exporter (``tracing.otel.exporter = memory``), if any.
+        self.memory: Any = None
+        self._view: opentracing.Tracer | None = None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} provider={self.provider!r}>"
+
+    def opentracing_view(self) -> opentracing.Tracer:
+        """The OpenTracing view of this tracer (the shim's tracer, adjusted), made once.
+
+        Raises:
+            ImportError: ``opentelemetry-opentracing-shim`` is not installed.
+        """
+        view = self._view
+        if view is None:
+            from .view import view_tracer
+
+            view = self._view = view_tracer(self.otel_tracer)
+        return view
+
+    def span_view(self, span: OtelSpan) -> opentracing.Span:
+        """The OpenTracing view of ``span`` (with the current context's baggage)."""
+        from .view import view_span
+
+        return view_span(self.opentracing_view(), span)
+
+    @property
+    def scope_manager(self) -> opentracing.ScopeManager:
+        """The view's scope manager: its active scope is OpenTelemetry's current span."""
+        manager: opentracing.ScopeManager = self.opentracing_view().scope_manager
+        return manager
+
+    @property
+    def active_span(self) -> opentracing.Span | None:
+        """OpenTelemetry's current span, as an OpenTracing span."""
+        span: opentracing.Span | None = self.opentracing_view().active_span
+        return span
+
+    def start_active_span(self, *args: Any, **kwargs: Any) -> opentracing.Scope:
+        """OpenTracing's ``start_active_span``, on the view."""
+        return self.opentracing_view().start_active_span(*args, **kwargs)
+
+    def start_span(self, *args: Any, **kwargs: Any) -> opentracing.Span:
+        """OpenTracing's ``start_span``, on the view."""
+        return self.opentracing_view().start_span(*args, **kwargs)
+
+    def inject(self, span_context: Any, format: Any, carrier: Any) -> None:
+        """OpenTracing's ``inject``, on the view (the global propagator, with baggage)."""
+        self.opentracing_view().inject(span_context, format, carrier)
+
+    def extract(self, format: Any, carrier: Any) -> opentracing.SpanContext:
+        """OpenTracing's ``extract``, on the view (the global propagator, with baggage)."""
+        return self.opentracing_view().extract(format, carrier)
+
+
+class OtelScope(opentracing.Scope):
+    """The handle of an OpenTelemetry span: the span, and its activation if it has one.
+
+    ``span`` is its OpenTracing view, made the first time it is read.
+    """
+
+    __slots__ = ("_tracer", "_view", "otel_span", "token")
+
+    def __init__(self, tracer: OtelTracer, otel_span: OtelSpan, token: object) -> None:
+        # Not Scope.__init__: the OpenTracing span is made only when asked for.
+        self._tracer = tracer
+        self._view: opentracing.Span | None = None
+        #: The OpenTelemetry span.
+        self.otel_span = otel_span
+        #: The token of its activation (``None`` when not active, or deactivated).
+        self.token = token
+
+    @property
+    def manager(self) -> opentracing.ScopeManager:
+        """The OpenTracing view's scope manager."""
+        return self._tracer.scope_manager
+
+    @property
+    def span(self) -> opentracing.Span:
+        """The OpenTracing view of the span, made once."""
+        view = self._view
+        if view is None:
+            view = self._view = self._tracer.span_view(self.otel_span)
+        return view
+
+    def close(self) -> None:
+        """Restore the context that was current before (if active), then end the span."""
+        token = self.token
+        if token is not None:
+            self.token = None
+            detach(token)  # type: ignore[arg-type]
+        self.otel_span.end()
+
+
+def plain_attributes(attributes: Mapping[str, object]) -> dict[str, Any]:
+    """``attributes`` with every value that OpenTelemetry cannot hold turned into text.
+
+    The OpenTracing error log carries the exception object (``error.object``); OpenTelemetry
+    would store its ``str()`` too, but log a warning for every failed request.
+    """
+    return {key: value if _is_plain(value) else str(value) for key, value in attributes.items()}
+
+
+def _is_plain(value: object) -> bool:
+    if isinstance(value, _PLAIN_TYPES):
+        return True
+    return isinstance(value, list | tuple) and all(
+        isinstance(item, _PLAIN_TYPES) for item in value
+    )
+
+
+def kind_and_attributes(
+    tags: Mapping[str, object] | None,
+) -> tuple[SpanKind, dict[str, Any] | None]:
+    """The span kind that the OpenTracing ``span.kind`` tag names, and the attributes.
+
+    ``span.kind`` stays an attribute in OpenTracing's vocabulary (as the shim left it); in
+    the stable one (``http.request.method`` without ``http.method``) it only gave the kind.
+    """
+    if not tags:
+        return _INTERNAL, None
+    kind = _KINDS.get(tags.get("span.kind"), _INTERNAL)
+    if "http.request.method" in tags and "http.method" not in tags:
+        return kind, {key: value for key, value in tags.items() if key != "span.kind"}
+    return kind, dict(tags)
+
+
+class OpenTelemetryBackend(Backend):
+    """Spans on the OpenTelemetry API, for :class:`OtelTracer`."""
+
+    __slots__ = ("_otel", "_policy", "_semconv", "_tracer")
+
+    def __init__(self, tracer: OtelTracer, semconv: str, policy: TagPolicy) -> None:
+        self._tracer = tracer
+        self._otel = tracer.otel_tracer
+        self._semconv = semconv
+        self._policy = policy
+
+    #: Its ids are W3C's (128-bit trace id, 64-bit span id) whatever their value.
+    w3c_ids = True
+
+    @property
+    def tracer(self) -> OtelTracer:
+        """The :class:`OtelTracer` (its OpenTracing view is built only when used)."""
+        return self._tracer
+
+    def server_spans(
+        self, tracing: Tracing, settings: TracingSettings, start_hook: StartSpanHook | None
+    ) -> ServerSpans:
+        """The phases on OpenTelemetry."""
+        return OtelSpans(tracing, self, settings, start_hook)
+
+    def start_child(
+        self, name: str, tags: Mapping[str, object] | None, *, active: bool, root: bool
+    ) -> OtelScope | None:
+        """A span under the current span (see :meth:`Backend.start_child`)."""
+        parent = get_current_span()
+        context = parent.get_span_context()
+        if context.is_valid:
+            if not context.trace_flags.sampled and not parent.is_recording():
+                return None  # dropped: the child would be dropped too
+        elif not root:
+            return None
+        kind, attributes = kind_and_attributes(tags)
+        span = self._otel.start_span(name, kind=kind, attributes=attributes)
+        if attributes and attributes.get("error") is True:
+            span.set_status(_ERROR)
+        token = attach(set_span_in_context(span)) if active else None
+        return OtelScope(self._tracer, span, token)
+
+    def active_recorded(self) -> bool | None:
+        """``None`` outside a trace or in a dropped one, else whether the span records."""
+        parent = get_current_span()
+        context = parent.get_span_context()
+        if not context.is_valid:
+            return None
+        if parent.is_recording():
+            return True
+        return False if context.trace_flags.sampled else None
+
+    def start_server_span(
+        self, name: str, context: Context | None, attributes: dict[str, object] | None
+    ) -> OtelSpan:
+        """Start a SERVER span under ``context`` (the current context when ``None``)."""
+        return self._otel.start_span(name, context, _SERVER, attributes)  # type: ignore[arg-type]
+
+    def rename(self, handle: OtelScope, name: str) -> None:
+        """``update_name``."""
+        handle.otel_span.update_name(name)
+
+    def set_attributes(self, handle: OtelScope, attributes: Mapping[str, object]) -> None:
+        """``set_attributes``; ``error=True`` (OpenTracing's vocabulary) sets ERROR too."""
+        span = handle.otel_span
+        span.set_attributes(attributes)  # type: ignore[arg-type]
+        if attributes.get("error") is True:
+            span.set_status(_ERROR)
+
+    def record_error(self, handle: OtelScope, exception: BaseException) -> None:
+        """``error=true`` and the error event, OpenTelemetry's ``exception`` event, or both."""
+        span = handle.otel_span
+        semconv = self._semconv
+        policy = self._policy
+        if semconv != STABLE:
+            fields = error_log(exception, policy)
+            span.set_attribute("error", True)
+            span.set_status(_ERROR)
+            name = fields.get("event", _DEFAULT_EVENT)
+            span.add_event(str(name), plain_attributes(fields))
+        if semconv != OPENTRACING:
+            span.set_attribute("error.type", type(exception).__qualname__)
+            span.record_exception(exception)
+            span.set_status(Status(_ERROR, policy.truncate(_safe_str(exception))))
+
+    def fail_with_status(self, handle: OtelScope, status: int) -> None:
+        """The ERROR status, with ``error.type`` the status (or ``error=true``)."""
+        span = handle.otel_span
+        if self._semconv == OPENTRACING:
+            span.set_attribute("error", True)
+        else:
+            span.set_attribute("error.type", str(status))
+        span.set_status(_ERROR)
+
+    def recording(self, handle: OtelScope) -> bool:
+        """``is_recording``."""
+        return handle.otel_span.is_recording()
+
+    def activate(self, handle: OtelScope) -> object:
+        """Attach a context holding the span."""
+        return attach(set_span_in_context(handle.otel_span))
+
+    def deactivate(self, activation: Any) -> None:
+        """Detach it."""
+        detach(activation)
+
+    def end(self, handle: OtelScope) -> None:
+        """``end``."""
+        handle.otel_span.end()
+
+    def context_local(self) -> bool:
+        """OpenTelemetry's context lives in contextvars."""
+        return True
+
+    def ids(self, handle: OtelScope) -> Ids | None:
+        """The span context's ids."""
+        return _ids(handle.otel_span)
+
+    def active_ids(self) -> Ids | None:
+        """The ids of OpenTelemetry's current span."""
+        return _ids(get_current_span())
+
+    def inject(self, carrier: MutableMapping[str, str], handle: OtelScope | None = None) -> None:
+        """The global propagator injects the current context (or ``handle``'s span in it)."""
+        context = None if handle is None else set_span_in_context(handle.otel_span)
+        get_global_textmap().inject(carrier, context=context)
+
+    def active_span(self, server: OtelScope | None) -> opentracing.Span | None:
+        """OpenTelemetry's current span as an OpenTracing view (the server's, made once)."""
+        current = get_current_span()
+        if server is not None and server.otel_span is current:
+            return server.span
+        if not current.get_span_context().is_valid:
+            return None
+        return self._tracer.span_view(current)
+
+    def baggage(self, handle: OtelScope) -> Mapping[str, object]:
+        """The current context's baggage, and what was set on the span's view since."""
+        items: dict[str, object] = dict(otel_baggage.get_all())
+        view = handle._view
+        if view is not None:
+            items.update(otel_baggage.get_all(view.context.baggage))  # type: ignore[arg-type]
+        return items
+
+    def capture(self) -> Context:
+        """OpenTelemetry's current context."""
+        return get_current()
+
+    def restore(self, captured: Context) -> object:
+        """Attach the captured context."""
+        return attach(captured)
+
+
+def _ids(span: OtelSpan) -> Ids | None:
+    context = span.get_span_context()
+    if not context.is_valid:
+        return None
+    return context.trace_id, context.span_id, bool(context.trace_flags.sampled)
+
+
+class _EnvironGetter(Getter[dict[str, Any]]):
+    """What a propagator reads of the request headers, from the WSGI environ itself."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, str] = {}
+
+    def get(self, carrier: dict[str, Any], key: str) -> list[str] | None:
+        """The header's value, as the one-item list propagators take."""
+        keys = self._keys
+        environ_name = keys.get(key)
+        if environ_name is None:
+            environ_name = environ_key(key)
+            if len(keys) < 64:  # the propagators' own few names
+                keys[key] = environ_name
+        value = carrier.get(environ_name)
+        return None if value is None else [value]
+
+    def keys(self, carrier: dict[str, Any]) -> list[str]:
+        """Every header name (for propagators that search them)."""
+        return list(HeaderCarrier(carrier).keys())
+
+
+class OtelSpans(ServerSpans):
+    """The three phases on OpenTelemetry: one ``start_span``, one ``attach`` per request."""
+
+    def __init__(
+        self,
+        tracing: Tracing,
+        backend: OpenTelemetryBackend,
+        settings: TracingSettings,
+        start_hook: StartSpanHook | None,
+    ) -> None:
+        super().__init__(tracing, backend, settings, start_hook, kind_tag=False)
+        self._otel_backend = backend
+        self._tracer = backend.tracer
+        self._late = backend.tracer.late_attributes
+        self._getter = _EnvironGetter()
+        # The environ keys of the headers the global propagator reads (its ``fields``), for
+        # the propagator they were computed for: no header, no extraction.
+        self._propagator: object = None
+        self._carrier_keys: tuple[str, ...] = ()
+
+    def _extract(self, environ: dict[str, Any]) -> Context | None:
+        """The caller's context (trace and baggage), or ``None`` when no header carries one."""
+        propagator = get_global_textmap()
+        if propagator is not self._propagator:
+            self._carrier_keys = tuple(environ_key(name) for name in propagator.fields)
+            self._propagator = propagator
+        keys = self._carrier_keys
+        if keys and not any(key in environ for key in keys):
+            return None
+        try:
+            return propagator.extract(environ, getter=self._getter)
+        except Exception as exc:
+            failures.report("extracting the trace context from the request headers", exc)
+            return None
+
+    def start(self, request: Request, state: RequestState) -> OtelScope | None:
+        """Start the SERVER span under the caller's context (or an outer layer's span)."""
+        try:
+            method = request.method
+            # An outer WSGI layer that already traces this request: nest under its span.
+            context = (
+                None
+                if get_current_span().get_span_context().is_valid
+                else self._extract(request.environ)
+            )
+            backend = self._otel_backend
+            if self._late:
+                # The sampler decides without the attributes: build them only if it records.
+                span = backend.start_server_span(method, context, None)
+                recorded = span.is_recording()
+                if recorded:
+                    span.set_attributes(self.start_tags(request, method))  # type: ignore[arg-type]
+            else:
+                span = backend.start_server_span(method, context, self.start_tags(request, method))
+                recorded = span.is_recording()
+            # The caller's baggage stays in the context the view and the outbound calls see.
+            token = attach(set_span_in_context(span, context))
+        except Exception as exc:
+            failures.report("starting the server span", exc)
+            return None
+        scope = OtelScope(self._tracer, span, token)
+        state._scope = scope
+        state._spans = self
+        state._routed = False
+        state._recorded = recorded
+        return scope
