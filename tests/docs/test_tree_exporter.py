@@ -20,6 +20,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from pyramid_tracing import otel, traced
+from pyramid_tracing.otel import _tree
 
 TRACE_ID = 0x0AF7651916CD43DD8448EB211C80319C
 MS = 1_000_000
@@ -204,7 +205,7 @@ def test_spans_still_open_at_shutdown_are_printed_with_a_note(
 ) -> None:
     """When the last tree processor shuts down, unfinished traces are printed as they are."""
     provider = TracerProvider(resource=Resource.create({"service.name": "w"}))
-    provider.add_span_processor(otel._TreeProcessor(otel._TreePrinter()))
+    provider.add_span_processor(_tree.TreeProcessor(_tree._TreePrinter()))
     tracer = provider.get_tracer("t")
     with tracer.start_as_current_span("open"):
         tracer.start_span("done").end()

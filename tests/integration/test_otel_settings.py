@@ -21,7 +21,8 @@ from webtest import TestApp
 
 pytest.importorskip("opentelemetry.exporter.otlp.proto.http")
 
-from pyramid_tracing import _otel_export, get_tracing, otel
+from pyramid_tracing import get_tracing, otel
+from pyramid_tracing.otel import _export as _otel_export
 from pyramid_tracing._otel_config import OtelConfig
 from tests.helpers.collector import parse_spans, run_collector_urls
 from tests.helpers.otel_globals import reset_otel_globals

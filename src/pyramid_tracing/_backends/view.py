@@ -10,9 +10,9 @@ The shim's tracer gets three adjustments, each through a public method:
 * its active span is always OpenTelemetry's current span (the shim's own scope manager only
   knows the scopes it activated, so under a span made current by OpenTelemetry code or by the
   backend it would report none): :class:`_ViewScopeManager`;
-* the OpenTracing ``span.kind`` tag sets the OpenTelemetry span kind, an ``error=true`` tag
-  the ERROR status, and log values OpenTelemetry cannot hold are stored as text
-  (:class:`_KindTracer`, :class:`_ErrorStatusSpan`);
+* the OpenTracing ``span.kind`` tag sets the OpenTelemetry span kind (:class:`_KindTracer`),
+  an ``error=true`` tag the ERROR status, and log values OpenTelemetry cannot hold are
+  stored as text (:class:`_ViewSpan`);
 * baggage behaves as OpenTracing says: inherited by children, sent and received in the
   global propagator's headers (W3C ``baggage``), and the request's own baggage (what the
   caller sent) is the server span's.
@@ -40,8 +40,8 @@ try:
         SpanShim,
         TracerShim,
     )
-    from opentelemetry.trace import Link, SpanKind, Status, StatusCode
-    from opentelemetry.util.types import Attributes, AttributeValue
+    from opentelemetry.trace import Link, SpanKind, StatusCode
+    from opentelemetry.util.types import Attributes
 except ImportError as exc:
     msg = (
         "The OpenTracing view of OpenTelemetry spans (Tracing.tracer, request.tracing.span "
@@ -66,13 +66,41 @@ def view_tracer(otel_tracer: otel_trace.Tracer) -> opentracing.Tracer:
 
 def view_span(tracer: opentracing.Tracer, span: otel_trace.Span) -> opentracing.Span:
     """The OpenTracing span over ``span``, carrying the current context's baggage."""
-    if isinstance(span, SpanShim):  # pragma: no cover - a view already
-        return span
-    wrapped = span if isinstance(span, _ErrorStatusSpan) else _ErrorStatusSpan(span)
-    view = SpanShim(tracer, SpanContextShim(span.get_span_context()), wrapped)
+    view = _ViewSpan(tracer, SpanContextShim(span.get_span_context()), span)
     for key, value in otel_baggage.get_all().items():
-        view.set_baggage_item(key, str(value))
+        SpanShim.set_baggage_item(view, key, str(value))
     return view
+
+
+class _ViewSpan(SpanShim):
+    """The shim's span, with OpenTracing's conventions mapped to OpenTelemetry's.
+
+    ``error=true`` also sets the ERROR status (what OTLP backends show as a failure), log
+    values OpenTelemetry cannot hold are stored as text, and a baggage item set on the current
+    span goes into OpenTelemetry's context too, so that the propagator sends it on and the
+    children inherit it (until the span stops being current).
+    """
+
+    def set_tag(self, key: str, value: Any) -> _ViewSpan:
+        """Set an attribute; ``error=True`` also sets the ERROR status."""
+        otel_span = self.unwrap()  # type: ignore[no-untyped-call]
+        otel_span.set_attribute(key, value)
+        if key == "error" and value is True:
+            otel_span.set_status(StatusCode.ERROR)
+        return self
+
+    def log_kv(self, key_values: Any, timestamp: float | None = None) -> _ViewSpan:
+        """Add an event; values OpenTelemetry cannot hold are stored as text."""
+        SpanShim.log_kv(self, plain_attributes(key_values), timestamp)
+        return self
+
+    def set_baggage_item(self, key: str, value: str) -> _ViewSpan:
+        """Set a baggage item on the span, and in the context while the span is current."""
+        SpanShim.set_baggage_item(self, key, value)
+        if otel_trace.get_current_span() is self.unwrap():  # type: ignore[no-untyped-call]
+            # Undone with the rest when the span's activation is (the request's, a scope's).
+            attach(otel_baggage.set_baggage(key, value))
+        return self
 
 
 def _baggage_of(parent: object) -> Mapping[str, object]:
@@ -151,6 +179,12 @@ class _ViewTracer(TracerShim):
         """The scope manager that follows OpenTelemetry's current span."""
         return self._view_scopes
 
+    @property
+    def active_span(self) -> opentracing.Span | None:
+        """OpenTelemetry's current span, as an OpenTracing span."""
+        scope = self._view_scopes.active
+        return None if scope is None else scope.span
+
     def start_active_span(  # type: ignore[override]  # a scope of the view, not the shim's
         self,
         operation_name: str,
@@ -177,16 +211,18 @@ class _ViewTracer(TracerShim):
         ignore_active_span: bool = False,
     ) -> SpanShim:
         """The shim's ``start_span``; the child inherits its parent's baggage."""
-        span: SpanShim = super().start_span(
+        shim: SpanShim = super().start_span(
             operation_name, child_of, references, tags, start_time, ignore_active_span
         )
+        context: SpanContextShim = shim.context  # type: ignore[assignment]
+        span = _ViewSpan(self, context, shim.unwrap())  # type: ignore[no-untyped-call]
         parent = child_of
         if parent is None and references:
             parent = references[0].referenced_context
         if parent is None and not ignore_active_span:
             parent = self.active_span
         for key, value in _baggage_of(parent).items():
-            span.set_baggage_item(key, str(value))
+            SpanShim.set_baggage_item(span, key, str(value))
         return span
 
     def inject(self, span_context: Any, format: object, carrier: object) -> None:
@@ -257,7 +293,7 @@ class _KindTracer(otel_trace.Tracer):
         )
         if attributes and attributes.get("error") is True:
             span.set_status(StatusCode.ERROR)
-        return _ErrorStatusSpan(span)
+        return span
 
     @contextmanager
     def start_as_current_span(  # type: ignore[override]  # the API's own decorator is private
@@ -290,74 +326,3 @@ class _KindTracer(otel_trace.Tracer):
             set_status_on_exception=set_status_on_exception,
         ) as current:
             yield current
-
-
-class _ErrorStatusSpan(otel_trace.Span):
-    """Wraps a span so that the OpenTracing ``error=true`` tag also sets the ERROR status."""
-
-    __slots__ = ("_span",)
-
-    def __init__(self, span: otel_trace.Span) -> None:
-        self._span = span
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self._span!r}>"
-
-    def __getattr__(self, name: str) -> Any:
-        # What the SDK's span has beyond the API (name, attributes, kind, ...), for code that
-        # reads it from opentelemetry.trace.get_current_span().
-        if name == "_span":
-            raise AttributeError(name)
-        return getattr(self._span, name)
-
-    def end(self, end_time: int | None = None) -> None:
-        """End the span."""
-        self._span.end(end_time)
-
-    def get_span_context(self) -> otel_trace.SpanContext:
-        """The span's context."""
-        return self._span.get_span_context()
-
-    def set_attributes(self, attributes: Mapping[str, AttributeValue]) -> None:
-        """Set attributes; ``error=True`` also sets the ERROR status."""
-        self._span.set_attributes(attributes)
-        if attributes.get("error") is True:
-            self._span.set_status(StatusCode.ERROR)
-
-    def set_attribute(self, key: str, value: AttributeValue) -> None:
-        """Set an attribute; ``error=True`` also sets the ERROR status."""
-        self._span.set_attribute(key, value)
-        if key == "error" and value is True:
-            self._span.set_status(StatusCode.ERROR)
-
-    def add_event(
-        self, name: str, attributes: Attributes = None, timestamp: int | None = None
-    ) -> None:
-        """Add an event (the shim's ``log_kv``); values OTel cannot hold are stored as text."""
-        self._span.add_event(name, plain_attributes(attributes) if attributes else None, timestamp)
-
-    def add_link(self, context: otel_trace.SpanContext, attributes: Attributes = None) -> None:
-        """Add a link."""
-        self._span.add_link(context, attributes)
-
-    def update_name(self, name: str) -> None:
-        """Rename the span (the shim's ``set_operation_name``)."""
-        self._span.update_name(name)
-
-    def is_recording(self) -> bool:
-        """Whether the span records."""
-        return self._span.is_recording()
-
-    def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
-        """Set the status."""
-        self._span.set_status(status, description)
-
-    def record_exception(
-        self,
-        exception: BaseException,
-        attributes: Attributes = None,
-        timestamp: int | None = None,
-        escaped: bool = False,
-    ) -> None:
-        """Record an exception as an event."""
-        self._span.record_exception(exception, attributes, timestamp, escaped)

@@ -53,6 +53,17 @@ _PARENT_BASED: Final = re.compile(
 )
 
 
+class _Sentinel(SpanProcessor):
+    """Tells whether its provider was shut down (by the exit hook, or by the app's code)."""
+
+    def __init__(self) -> None:
+        self.shut_down = False
+
+    def shutdown(self) -> None:
+        """The provider is shutting down: a new app gets a new provider."""
+        self.shut_down = True
+
+
 @attrs.frozen
 class Built:
     """A provider built here, whether its sampler reads start attributes, its memory."""
@@ -60,6 +71,7 @@ class Built:
     provider: TracerProvider
     late_attributes: bool
     memory: InMemorySpanExporter | None
+    sentinel: _Sentinel
 
 
 # The shared providers, by configuration (the providers of otlp, console and tree apps).
@@ -82,7 +94,7 @@ def built_provider(config: OtelConfig) -> Built:
     key = _key(config)
     with _lock:
         built = _shared.get(key)
-        if built is None:
+        if built is None or built.sentinel.shut_down:
             built = _shared[key] = _build(config)
         return built
 
@@ -113,12 +125,14 @@ def _build(config: OtelConfig) -> Built:
     provider = TracerProvider(resource=resource, sampler=_sampler(config), shutdown_on_exit=False)
     for processor in processors:
         provider.add_span_processor(processor)
+    sentinel = _Sentinel()
+    provider.add_span_processor(sentinel)
     register_exit(provider, reporters, config.shutdown_timeout)
     if config.flush_on_sigterm:
         flush_on_sigterm()
     if isinstance(otel_trace.get_tracer_provider(), otel_trace.ProxyTracerProvider):
         otel_trace.set_tracer_provider(provider)
-    return Built(provider, sampler_ignores_attributes(provider.sampler), memory)
+    return Built(provider, sampler_ignores_attributes(provider.sampler), memory, sentinel)
 
 
 def sampler_ignores_attributes(sampler: object) -> bool:
