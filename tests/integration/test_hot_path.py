@@ -23,7 +23,6 @@ from pyramid_tracing._tracers import (
     context_header_check,
     context_source,
     empty_context_check,
-    span_batch_type,
 )
 from pyramid_tracing._urls import request_path, request_url, url_tag
 
@@ -456,23 +455,41 @@ def test_failing_context_source_keeps_the_span(caplog: pytest.LogCaptureFixture)
     assert "extracting the trace context" in caplog.text
 
 
-def _shim_spans(monkeypatch: pytest.MonkeyPatch, *, batch: bool) -> list[Any]:
-    """Spans of an app traced by the OpenTelemetry shim, for 200, 404, 500 and raising views."""
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-    from opentelemetry.shim.opentracing_shim import create_tracer
+def _backend_spans(native: bool, semconv: str) -> list[Any]:
+    """Spans of an app on the OpenTelemetry backend (native) or on the OpenTracing backend over
+    the OpenTelemetry shim, for 200, 400, 404, 500, 503 and remote-parent requests.
+    """
     from pyramid.response import Response
 
-    if not batch:
-        monkeypatch.setattr(pyramid_tracing._tracers, "span_batch_type", lambda tracer: None)
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    with Configurator(settings={"tracing.tracer": create_tracer(provider)}) as config:
+    from pyramid_tracing import otel, traced
+
+    settings: dict[str, Any] = {
+        "tracing.semconv": semconv,
+        "tracing.traced_attributes": "method",
+        "tracing.capture_response_headers": "content-type",
+    }
+    tracer: Any = otel.tracer_from_settings(**{"tracing.otel.exporter": "memory"})
+    exporter = otel.memory_exporter(tracer)
+    # The OpenTracing backend over the shim, with the adjustments of the OpenTracing view
+    # (span.kind to the kind, error=true to the ERROR status): how 0.2 traced with OpenTelemetry.
+    settings["tracing.tracer"] = tracer if native else tracer.opentracing_view()
+
+    @traced("greeting")
+    def greeting(name: str) -> str:
+        if name == "bad":
+            raise KeyError(name)
+        return f"hi {name}"
+
+    def hello(request: Any) -> Any:
+        try:
+            return Response(greeting(request.matchdict["name"]))
+        except KeyError:
+            return Response("no", status=400)
+
+    with Configurator(settings=settings) as config:
         config.include("pyramid_tracing")
         config.add_route("hello", "/hello/{name}")
-        config.add_view(lambda request: Response("hi"), route_name="hello")
+        config.add_view(hello, route_name="hello")
         config.add_route("broken", "/broken")
         config.add_view(lambda request: Response("no", status=503), route_name="broken")
         config.add_route("fails", "/fails")
@@ -483,31 +500,52 @@ def _shim_spans(monkeypatch: pytest.MonkeyPatch, *, batch: bool) -> list[Any]:
         config.add_view(fails, route_name="fails")
         config.add_view(lambda exc, request: Response("handled", status=500), context=ValueError)
     app = TestApp(config.make_wsgi_app())
-    app.get("/hello/a")
+    app.get("/hello/a", headers={"traceparent": TRACEPARENT})
+    app.get("/hello/bad", status=400)
     app.get("/missing", status=404)
     app.get("/broken", status=503)
     app.get("/fails", status=500)
     spans = exporter.get_finished_spans()
-    provider.shutdown()
+    ids = {span.context.span_id: span.name for span in spans}
     return [
         (
             span.name,
-            [(k, v) for k, v in span.attributes.items()],
+            span.kind,
+            dict(span.attributes),
             span.status.status_code,
-            [event.name for event in span.events],
+            span.status.description,
+            [(event.name, sorted(event.attributes)) for event in span.events],
+            span.context.trace_id if span.parent and span.parent.is_remote else None,
+            None if span.parent is None else ids.get(span.parent.span_id, "remote"),
         )
         for span in spans
     ]
 
 
-def test_shim_finish_tags_in_one_call_equal_set_tag(monkeypatch: pytest.MonkeyPatch) -> None:
-    """With the OpenTelemetry shim, the finish tags set in one call are those set one by one."""
-    batched = _shim_spans(monkeypatch, batch=True)
-    monkeypatch.undo()
-    one_by_one = _shim_spans(monkeypatch, batch=False)
-    assert batched == one_by_one
-    assert [name for name, *_ in batched] == ["hello", "GET", "broken", "fails"]
-    assert ("http.route", "/hello/{name}") in batched[0][1]
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+
+@pytest.mark.parametrize("semconv", ["opentracing", "stable", "both"])
+def test_both_backends_make_the_same_spans(semconv: str) -> None:
+    """The OpenTelemetry backend makes the spans the shim made: names, attributes, statuses,
+    events, parents, kinds, for every vocabulary.
+    """
+    native = _backend_spans(True, semconv)
+    shim = _backend_spans(False, semconv)
+    assert native == shim
+    assert [span[0] for span in native] == [
+        "greeting",
+        "GET /hello/{name}" if semconv != "opentracing" else "hello",
+        "greeting",
+        "GET /hello/{name}" if semconv != "opentracing" else "hello",
+        "GET",
+        "GET /broken" if semconv != "opentracing" else "broken",
+        "GET /fails" if semconv != "opentracing" else "fails",
+    ]
+    assert native[1][6] == 0x0AF7651916CD43DD8448EB211C80319C
+    assert native[0][7] == native[1][0]
+    assert native[1][2]["http.route"] == "/hello/{name}"
+    assert native[1][1].name == "SERVER"
 
 
 def test_shim_empty_context_is_recognised_only_when_empty() -> None:
@@ -526,7 +564,6 @@ def test_shim_empty_context_is_recognised_only_when_empty() -> None:
     )
     assert not is_empty(tracer.extract(opentracing.Format.HTTP_HEADERS, remote))
     assert empty_context_check(MockTracer()) is None
-    assert span_batch_type(MockTracer()) is None
     provider.shutdown()
 
 

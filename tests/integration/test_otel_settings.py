@@ -22,8 +22,8 @@ from webtest import TestApp
 pytest.importorskip("opentelemetry.exporter.otlp.proto.http")
 
 from pyramid_tracing import get_tracing, otel
-from pyramid_tracing.otel import _export as _otel_export
 from pyramid_tracing._otel_config import OtelConfig
+from pyramid_tracing.otel import _export as _otel_export
 from tests.helpers.collector import parse_spans, run_collector_urls
 from tests.helpers.otel_globals import reset_otel_globals
 from tests.helpers.production import write_ini
@@ -212,7 +212,7 @@ def test_the_batch_processor_settings_reach_the_processor(tmp_path: Path) -> Non
         bsp_max_export_batch_size="8",
         bsp_schedule_delay="250",
     )
-    (processor,) = otel.tracer_provider(tracer)._active_span_processor._span_processors
+    processor, _sentinel = otel.tracer_provider(tracer)._active_span_processor._span_processors
     batch = processor._batch_processor
     assert (batch._max_queue_size, batch._max_export_batch_size, batch._schedule_delay) == (
         64,
