@@ -109,7 +109,7 @@ def test_without_the_shim_every_span_kind_reaches_the_collector(tmp_path: Path) 
         deadline = time.monotonic() + 10
         spans: list[dict[str, object]] = []
         while time.monotonic() < deadline:
-            spans = [s for s in parse_spans(log.read_text(errors="replace"))]
+            spans = list(parse_spans(log.read_text(errors="replace")))
             if len(spans) >= 6:
                 break
             time.sleep(0.2)
