@@ -125,6 +125,8 @@ def _picked(environ: dict[str, Any], pairs: tuple[tuple[str, str], ...]) -> dict
 
 
 def _ot_source(tracer: Any, propagator_type: type) -> ContextSource:
+    # MockTracer and BasicTracer keep their propagators in this dict and offer no public
+    # accessor; only their exact classes get here (see _text_propagator).
     propagators = tracer._propagators
 
     (trace_id_key, trace_id), (span_id_key, span_id), (sampled_key, sampled) = _OT_KEYS
@@ -211,6 +213,9 @@ def _jaeger_source(tracer: Any) -> ContextSource:
     return source
 
 
+_W3C_FIELDS: Final = frozenset({"traceparent", "tracestate", "baggage"})
+
+
 def _otel_check() -> Callable[[dict[str, Any]], bool]:
     """The OpenTelemetry shim extracts with the global propagator, by looking headers up.
 
@@ -233,8 +238,8 @@ def _otel_check() -> Callable[[dict[str, Any]], bool]:
             return True
         propagator = get_global_textmap()
         if type(propagator) is CompositePropagator:
-            inner: list[object] = list(propagator._propagators)
-            return not all(known(each) for each in inner)
+            # Its public fields: the headers of its propagators, W3C's three by default.
+            return not propagator.fields <= _W3C_FIELDS
         return not known(propagator)
 
     return may_carry

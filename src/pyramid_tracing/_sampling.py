@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -9,7 +10,7 @@ from ._tracer_types import LateTags
 
 _SHIM_MODULE: Final = "opentelemetry.shim.opentracing_shim"
 
-__all__ = ["sampling_checks", "span_recorded"]
+__all__ = ["sampler_ignores_attributes", "sampling_checks", "span_recorded"]
 
 
 # -- the sampling decision: skip the tags of a span the tracer will drop ---------------------
@@ -66,7 +67,8 @@ def sampling_checks(tracer: object) -> tuple[Callable[[Any], bool] | None, LateT
 
             def set_basic_tags(span: Any, tags: dict[str, object]) -> None:
                 if type(span) is BasicSpan:
-                    # Its set_tag is a locked dict item; one locked update is the same.
+                    # Its set_tag is a locked dict item; one locked update is the same (its
+                    # lock is the one way in: basictracer has no public bulk setter).
                     with span._lock:
                         span.tags.update(tags)
                 else:
@@ -83,7 +85,7 @@ def sampling_checks(tracer: object) -> tuple[Callable[[Any], bool] | None, LateT
         if type(tracer) is TracerShim:
             recorded = _recorded_check(SpanShim, _shim_recording)
             sampler = getattr(tracer.unwrap(), "sampler", None)  # type: ignore[no-untyped-call]
-            if not _builtin_sampler(sampler):
+            if not sampler_ignores_attributes(sampler):
                 return recorded, None
 
             def set_shim_tags(span: Any, tags: dict[str, object]) -> None:
@@ -113,31 +115,31 @@ def _shim_recording(span: Any) -> bool:
     return bool(span.unwrap().is_recording())
 
 
-def _builtin_sampler(sampler: object) -> bool:
-    """Whether ``sampler`` is one of the SDK's own, which decide without the attributes."""
+# The descriptions of the SDK's own samplers (``get_description()``, public), which decide from
+# the trace id and the parent alone; a ParentBased over them does too.
+_BUILTIN: Final = r"(?:AlwaysOnSampler|AlwaysOffSampler|TraceIdRatioBased\{[0-9.e+-]+\})"
+_PARENT_BASED: Final = re.compile(
+    rf"ParentBased\{{root:{_BUILTIN},remoteParentSampled:{_BUILTIN},"
+    rf"remoteParentNotSampled:{_BUILTIN},localParentSampled:{_BUILTIN},"
+    rf"localParentNotSampled:{_BUILTIN}\}}"
+)
+
+
+def sampler_ignores_attributes(sampler: object) -> bool:
+    """Whether ``sampler`` is one of the SDK's own, which decide without the attributes.
+
+    Only public names: the classes, and ``get_description()`` for what a ParentBased
+    delegates to. Any other sampler may read the start attributes: spans then start with them.
+    """
     if sampler is None:
         return False
     from opentelemetry.sdk.trace import sampling
 
-    kind = type(sampler)
-    if kind in (sampling.StaticSampler, sampling._AlwaysOff, sampling._AlwaysOn):
+    if isinstance(sampler, sampling.StaticSampler) or type(sampler) is sampling.TraceIdRatioBased:
         return True
-    if kind is sampling.TraceIdRatioBased:
-        return True
-    if kind in (
-        sampling.ParentBased,
-        sampling.ParentBasedTraceIdRatio,
-        sampling._ParentBasedAlwaysOff,
-        sampling._ParentBasedAlwaysOn,
-    ):
-        delegates = (
-            "_root",
-            "_remote_parent_sampled",
-            "_remote_parent_not_sampled",
-            "_local_parent_sampled",
-            "_local_parent_not_sampled",
-        )
-        return all(_builtin_sampler(getattr(sampler, name, None)) for name in delegates)
+    if type(sampler) in (sampling.ParentBased, sampling.ParentBasedTraceIdRatio):
+        description = sampler.get_description()  # type: ignore[attr-defined]
+        return _PARENT_BASED.fullmatch(description) is not None
     return False
 
 

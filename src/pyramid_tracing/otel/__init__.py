@@ -37,7 +37,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise ImportError(msg) from exc
 
 from .._backends.opentelemetry import OtelTracer
-from ._provider import built_provider, sampler_ignores_attributes
+from .._sampling import sampler_ignores_attributes
+from ._provider import built_provider
 from ._tree import format_trace
 
 __all__ = [

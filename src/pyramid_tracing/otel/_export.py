@@ -172,7 +172,11 @@ class ReportingExporter(SpanExporter):
 
 
 def _queued(provider: TracerProvider) -> int:
-    """Spans still waiting in the provider's batch processors (0 if that cannot be told)."""
+    """Spans still waiting in the provider's batch processors (0 if that cannot be told).
+
+    The SDK has no public way to read a queue's length; the attributes are looked up with
+    defaults, so that an SDK release that renames them only loses this count.
+    """
     total = 0
     processors = getattr(provider._active_span_processor, "_span_processors", ())
     for processor in processors:

@@ -9,7 +9,7 @@ SIGTERM handler) of :mod:`._export`.
 
 from __future__ import annotations
 
-import re
+import os
 import threading
 from collections.abc import Mapping
 from typing import Any, Final
@@ -31,26 +31,18 @@ from opentelemetry.sdk.trace.sampling import (
     ParentBased,
     ParentBasedTraceIdRatio,
     Sampler,
-    StaticSampler,
     TraceIdRatioBased,
 )
 from pyramid.exceptions import ConfigurationError
 
 from .._otel_config import OtelConfig
+from .._sampling import sampler_ignores_attributes
 from ._export import ReportingExporter, flush_on_sigterm, register_exit
 from ._tree import TREE_PRINTER, TreeProcessor
 
 __all__ = ["Built", "built_provider", "sampler_ignores_attributes"]
 
 _EXPORTER_KEY: Final = "tracing.otel.exporter"
-# The descriptions of the SDK's own samplers (get_description(), public), which decide from
-# the trace id and the parent alone: a ParentBased over them does too.
-_BUILTIN: Final = r"(?:AlwaysOnSampler|AlwaysOffSampler|TraceIdRatioBased\{[0-9.e+-]+\})"
-_PARENT_BASED: Final = re.compile(
-    rf"ParentBased\{{root:{_BUILTIN},remoteParentSampled:{_BUILTIN},"
-    rf"remoteParentNotSampled:{_BUILTIN},localParentSampled:{_BUILTIN},"
-    rf"localParentNotSampled:{_BUILTIN}\}}"
-)
 
 
 class _Sentinel(SpanProcessor):
@@ -135,20 +127,6 @@ def _build(config: OtelConfig) -> Built:
     return Built(provider, sampler_ignores_attributes(provider.sampler), memory, sentinel)
 
 
-def sampler_ignores_attributes(sampler: object) -> bool:
-    """Whether ``sampler`` is one of the SDK's own, which decide without the attributes.
-
-    Only public names: the classes, and ``get_description()`` for what a ParentBased
-    delegates to. Any other sampler may read the start attributes: spans then start with them.
-    """
-    if isinstance(sampler, StaticSampler) or type(sampler) is TraceIdRatioBased:
-        return True
-    if type(sampler) in (ParentBased, ParentBasedTraceIdRatio):
-        description = sampler.get_description()  # type: ignore[attr-defined]
-        return _PARENT_BASED.fullmatch(description) is not None
-    return False
-
-
 def _batch(exporter: SpanExporter, config: OtelConfig) -> BatchSpanProcessor:
     # None: the SDK reads OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_MAX_EXPORT_BATCH_SIZE and
     # OTEL_BSP_SCHEDULE_DELAY itself.
@@ -215,5 +193,15 @@ def _otlp_exporter(config: OtelConfig) -> ReportingExporter:
             f"pip install 'pyramid_tracing[{extra}]'."
         )
         raise ConfigurationError(msg) from exc
-    endpoint = config.endpoint or str(getattr(exporter, "_endpoint", "the default endpoint"))
-    return ReportingExporter(exporter, endpoint)
+    return ReportingExporter(exporter, config.endpoint or _default_endpoint(grpc))
+
+
+def _default_endpoint(grpc: bool) -> str:
+    """Where the exporter sends without an endpoint setting: what the OTLP variables say."""
+    traces = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip()
+    if traces:
+        return traces
+    base = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
+    if grpc:
+        return base or "http://localhost:4317"
+    return f"{(base or 'http://localhost:4318').rstrip('/')}/v1/traces"
