@@ -11,9 +11,8 @@ from ._context import ContextExecutor, context_propagating
 from ._request import RequestTracing, request_tracing
 from ._scope import ScopeManager
 from ._settings import TracingSettings
-from ._state import current_tracing, get_tracing
 from ._traced import traced
-from ._tracing import Tracing
+from ._tracing import Tracing, current_tracing, get_tracing
 from ._tween import opentracing_tween_factory, tracing_tween_factory
 
 #: The version of this package; pyproject.toml reads it from here ([tool.hatch.version]).

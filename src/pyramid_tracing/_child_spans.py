@@ -16,8 +16,7 @@ import opentracing
 from ._backends import Backend, backend_for
 from ._failures import failures
 from ._semconv import OPENTRACING
-from ._state import current as _current
-from ._tracing import Tracing
+from ._tracing import Tracing, current_tracing
 
 __all__ = [
     "SpanFactory",
@@ -40,7 +39,7 @@ def resolve_backend(tracing: Tracing | opentracing.Tracer | None = None) -> Back
         tracing: a :class:`~pyramid_tracing.Tracing` or tracer to use when no request is being
             served in the current context; ``None`` means the OpenTracing global tracer.
     """
-    current = _current.get()
+    current = current_tracing()
     if current is not None:
         return current._backend
     if isinstance(tracing, Tracing):

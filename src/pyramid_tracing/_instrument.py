@@ -20,8 +20,7 @@ from pyramid.settings import aslist
 from pyramid.tweens import EXCVIEW, INGRESS
 
 from ._failures import failures
-from ._state import current_tracing, get_tracing
-from ._tracing import Tracing
+from ._tracing import Tracing, current_tracing, get_tracing
 from .typing import Request, Response
 
 __all__ = [

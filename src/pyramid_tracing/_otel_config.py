@@ -18,7 +18,13 @@ from pyramid.exceptions import ConfigurationError
 
 from ._parsing import as_bool, as_lower_names, fail
 
-__all__ = ["DEFAULT_SHUTDOWN_TIMEOUT", "EXPORTERS", "OTEL_KEYS", "PROVIDERS", "OtelConfig"]
+__all__ = [
+    "DEFAULT_SHUTDOWN_TIMEOUT",
+    "EXPORTERS",
+    "OTEL_KEYS",
+    "OtelConfig",
+    "PROVIDERS",
+]
 
 #: The values accepted by ``tracing.otel.exporter`` (several may be listed).
 EXPORTERS: Final = ("console", "memory", "none", "otlp", "tree")

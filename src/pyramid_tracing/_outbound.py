@@ -18,8 +18,7 @@ from ._child_spans import default_tracing, resolve_backend
 from ._failures import failures
 from ._semconv import KNOWN_METHODS as _KNOWN
 from ._semconv import OPENTRACING, STABLE, client_start
-from ._state import current_tracing
-from ._tracing import Tracing
+from ._tracing import Tracing, current_tracing
 
 __all__ = ["ClientSpan", "Outbound", "check_tracing"]
 

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, TypeVar
 import opentracing
 
 from ._failures import failures
-from ._state import REQUEST_ATTR, RequestState, get_tracing
+from ._state import REQUEST_ATTR, RequestState
+from ._tracing import get_tracing
 from .typing import Request, ScopeLike, SpanLike, TracerLike
 
 if TYPE_CHECKING:

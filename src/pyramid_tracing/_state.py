@@ -1,29 +1,25 @@
-"""Per-request tracing state, the Tracing of the current context, and the app's Tracing.
+"""Per-request tracing state, and the Tracing of the current context.
 
-A leaf module: it imports nothing else from the package at run time, so every other module
-can use it without an import cycle.
+A leaf module: it imports nothing of the package but :mod:`.typing`, so every other module
+can use it without an import cycle. What it holds of the upper layers (the app's Tracing,
+the runner of the phases) it types by the little it needs of them (:class:`Phases`).
 """
 
 from __future__ import annotations
 
 import contextvars
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import Final, Protocol
 
-from .typing import Request
+from opentracing import Scope
 
-if TYPE_CHECKING:
-    from opentracing import Scope
-
-    from ._server_span import ServerSpans
-    from ._tracing import Tracing
+from .typing import Request, Response
 
 __all__ = [
+    "Phases",
     "REGISTRY_ATTR",
     "REQUEST_ATTR",
     "RequestState",
     "current",
-    "current_tracing",
-    "get_tracing",
     "request_state",
     "state_for",
 ]
@@ -39,9 +35,31 @@ REGISTRY_ATTR: Final = "_pyramid_tracing"
 # The Tracing of the request being served in this context, for @traced and the outbound helpers.
 # A ContextVar (not the request) because those run in code that has no request at hand; it is
 # only ever set inside the context copy that serves one request, so it needs no reset token.
-current: contextvars.ContextVar[Tracing | None] = contextvars.ContextVar(
+# Typed as object here (a Tracing, which lives above this module): current_tracing() in
+# _tracing reads it typed.
+current: contextvars.ContextVar[object] = contextvars.ContextVar(
     "pyramid_tracing.current_tracing", default=None
 )
+
+
+class Phases(Protocol):
+    """What a request's state asks of the runner that started its server span."""
+
+    def routed(
+        self, state: RequestState, request: Request, attributes: tuple[str, ...] = ()
+    ) -> None:
+        """Name the span, record the traced attributes and run the start hook, once."""
+
+    def finish(
+        self,
+        state: RequestState,
+        request: Request,
+        response: Response | None,
+        exception: BaseException | None,
+        *,
+        escaped: bool = False,
+    ) -> None:
+        """Tag the result, run the finish hook and close; never raises."""
 
 
 class RequestState:
@@ -59,7 +77,7 @@ class RequestState:
         #: The server scope while the request is traced.
         self._scope: Scope | None = None
         #: The runner that started the scope; it owns the routed and finish phases.
-        self._spans: ServerSpans | None = None
+        self._spans: Phases | None = None
         #: Whether the routed phase (name, traced attributes, start hook) has run.
         self._routed = False
         #: Whether the tracer records the server span (keeps its tags): else none is built.
@@ -83,28 +101,3 @@ def state_for(request: Request) -> RequestState:
         state = RequestState(getattr(request, "registry", None))
         request.__dict__[_SCOPE_ATTR] = state
     return state
-
-
-def current_tracing() -> Tracing | None:
-    """The :class:`Tracing` of the request being served in the current context, or ``None``."""
-    return current.get()
-
-
-def get_tracing(request_or_registry: Any) -> Tracing:
-    """The application's :class:`Tracing`.
-
-    Args:
-        request_or_registry: a request, or the application registry.
-
-    Raises:
-        LookupError: pyramid_tracing is not included in this application.
-    """
-    registry = getattr(request_or_registry, "registry", request_or_registry)
-    tracing = getattr(registry, REGISTRY_ATTR, None)
-    if tracing is None:
-        msg = (
-            "pyramid_tracing is not set up for this application: call "
-            "config.include('pyramid_tracing') (or list it in pyramid.includes)."
-        )
-        raise LookupError(msg)
-    return cast("Tracing", tracing)

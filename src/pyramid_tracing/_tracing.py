@@ -1,7 +1,7 @@
 """Tracing: a tracer tied to the settings, the server span API and the view decorator.
 
-A thin facade: the phases of a request live in :mod:`._server_span`, tag values in
-:mod:`._tags`, tracer-specific shortcuts in :mod:`._tracers`.
+A thin facade: the phases of a request live in :mod:`._server`, the span operations in
+:mod:`._backends`, tag values in :mod:`._tags`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import functools
 import inspect
 import re
 from collections.abc import Callable
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import opentracing
 from opentracing import Scope, Span
@@ -23,15 +23,15 @@ from typing_extensions import ParamSpec
 
 from ._backends import Backend, backend_for
 from ._backends.opentracing import record_span_error
-from ._server_span import ServerSpans
-from ._server_tags import attribute_tags
+from ._server import ServerSpans, server_spans
+from ._server.tags import attribute_tags
 from ._settings import TracingSettings
-from ._state import request_state, state_for
+from ._state import REGISTRY_ATTR, current, request_state, state_for
 from ._tags import TagPolicy, error_log
 from ._urls import request_path
 from .typing import Request, Response, StartSpanHook
 
-__all__ = ["Tracing", "find_request"]
+__all__ = ["Tracing", "current_tracing", "find_request", "get_tracing"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -93,8 +93,8 @@ class Tracing:
         )
         # The tracing API that the phases and the helpers talk to (OpenTracing, OpenTelemetry).
         self._backend: Backend = backend_for(self._given_tracer, settings.semconv, self.policy)
-        self._spans: ServerSpans = self._backend.server_spans(
-            self, settings, self._start_span_hook
+        self._spans: ServerSpans = server_spans(
+            self, self._backend, self.policy, settings, self._start_span_hook
         )
         self._excluded_path = _path_matcher(settings)
         # Set by the tween factory that serves requests with this object (pyramid_opentracing).
@@ -266,3 +266,28 @@ def _path_matcher(settings: TracingSettings) -> Callable[[str], object] | None:
         return any(pattern.search(path) for pattern in patterns)
 
     return search
+
+
+def current_tracing() -> Tracing | None:
+    """The :class:`Tracing` of the request being served in the current context, or ``None``."""
+    return cast("Tracing | None", current.get())
+
+
+def get_tracing(request_or_registry: Any) -> Tracing:
+    """The application's :class:`Tracing`.
+
+    Args:
+        request_or_registry: a request, or the application registry.
+
+    Raises:
+        LookupError: pyramid_tracing is not included in this application.
+    """
+    registry = getattr(request_or_registry, "registry", request_or_registry)
+    tracing = getattr(registry, REGISTRY_ATTR, None)
+    if tracing is None:
+        msg = (
+            "pyramid_tracing is not set up for this application: call "
+            "config.include('pyramid_tracing') (or list it in pyramid.includes)."
+        )
+        raise LookupError(msg)
+    return cast("Tracing", tracing)

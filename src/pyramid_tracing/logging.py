@@ -26,7 +26,7 @@ from typing import Any, Final
 
 import opentracing
 
-from ._state import current_tracing
+from ._tracing import current_tracing
 
 __all__ = ["TraceContextFilter", "TraceFormatter", "add_trace_context", "trace_context"]
 

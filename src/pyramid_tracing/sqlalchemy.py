@@ -21,8 +21,7 @@ from sqlalchemy.engine import Engine
 
 from ._failures import failures
 from ._semconv import OPENTRACING, STABLE
-from ._state import current_tracing
-from ._tracing import Tracing
+from ._tracing import Tracing, current_tracing
 
 __all__ = ["instrument", "is_instrumented", "uninstrument"]
 

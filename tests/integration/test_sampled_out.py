@@ -20,7 +20,9 @@ from pyramid.config import Configurator
 from pyramid.response import Response
 from webtest import TestApp
 
-from pyramid_tracing import ScopeManager, _server_span, _server_tags
+from pyramid_tracing import ScopeManager
+from pyramid_tracing._server import phases as _server_span
+from pyramid_tracing._server import tags as _server_tags
 from pyramid_tracing._tags import TagPolicy
 
 TRACE_ID = 0x0AF7651916CD43DD8448EB211C80319C

@@ -17,15 +17,9 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping, MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import opentracing
-
-if TYPE_CHECKING:
-    from .._server_span import ServerSpans
-    from .._settings import TracingSettings
-    from .._tracing import Tracing
-    from ..typing import StartSpanHook
 
 __all__ = ["Backend", "Ids"]
 
@@ -47,12 +41,6 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def tracer(self) -> opentracing.Tracer:
         """The OpenTracing tracer (or view) that app code may use."""
-
-    @abc.abstractmethod
-    def server_spans(
-        self, tracing: Tracing, settings: TracingSettings, start_hook: StartSpanHook | None
-    ) -> ServerSpans:
-        """The runner of the three request phases for ``tracing``, built once per app."""
 
     # -- spans inside a request ---------------------------------------------------------
 

@@ -18,13 +18,12 @@ non-recording context, which still carries the trace id and the sampled flag dow
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import opentracing
 from opentelemetry import baggage as otel_baggage
 from opentelemetry.context import Context, attach, detach, get_current
 from opentelemetry.propagate import get_global_textmap
-from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import Span as OtelSpan
 from opentelemetry.trace import (
     SpanKind,
@@ -35,35 +34,13 @@ from opentelemetry.trace import (
 )
 from opentelemetry.trace import Tracer as OtelApiTracer
 
-from .._carrier import HeaderCarrier, environ_key
-from .._failures import failures
 from .._semconv import OPENTRACING, STABLE
-from .._server_span import ServerSpans
-from .._settings import TracingSettings
-from .._state import RequestState
 from .._tags import TagPolicy, _safe_str, error_log
 from .base import Backend, Ids
+from .conventions import kind_and_attributes, plain_attributes
 
-if TYPE_CHECKING:
-    from .._tracing import Tracing
-    from ..typing import Request, StartSpanHook
+__all__ = ["OpenTelemetryBackend", "OtelScope", "OtelTracer"]
 
-__all__ = [
-    "OpenTelemetryBackend",
-    "OtelScope",
-    "OtelTracer",
-    "kind_and_attributes",
-    "plain_attributes",
-]
-
-_PLAIN_TYPES: Final = (bool, str, bytes, int, float)
-# OpenTracing's span.kind tag values and the OpenTelemetry span kinds they stand for.
-_KINDS: Final[Mapping[object, SpanKind]] = {
-    "server": SpanKind.SERVER,
-    "client": SpanKind.CLIENT,
-    "producer": SpanKind.PRODUCER,
-    "consumer": SpanKind.CONSUMER,
-}
 _SERVER: Final = SpanKind.SERVER
 _INTERNAL: Final = SpanKind.INTERNAL
 _ERROR: Final = StatusCode.ERROR
@@ -198,39 +175,6 @@ class OtelScope(opentracing.Scope):
         self.otel_span.end()
 
 
-def plain_attributes(attributes: Mapping[str, object]) -> dict[str, Any]:
-    """``attributes`` with every value that OpenTelemetry cannot hold turned into text.
-
-    The OpenTracing error log carries the exception object (``error.object``); OpenTelemetry
-    would store its ``str()`` too, but log a warning for every failed request.
-    """
-    return {key: value if _is_plain(value) else str(value) for key, value in attributes.items()}
-
-
-def _is_plain(value: object) -> bool:
-    if isinstance(value, _PLAIN_TYPES):
-        return True
-    return isinstance(value, list | tuple) and all(
-        isinstance(item, _PLAIN_TYPES) for item in value
-    )
-
-
-def kind_and_attributes(
-    tags: Mapping[str, object] | None,
-) -> tuple[SpanKind, dict[str, Any] | None]:
-    """The span kind that the OpenTracing ``span.kind`` tag names, and the attributes.
-
-    ``span.kind`` stays an attribute in OpenTracing's vocabulary (as the shim left it); in
-    the stable one (``http.request.method`` without ``http.method``) it only gave the kind.
-    """
-    if not tags:
-        return _INTERNAL, None
-    kind = _KINDS.get(tags.get("span.kind"), _INTERNAL)
-    if "http.request.method" in tags and "http.method" not in tags:
-        return kind, {key: value for key, value in tags.items() if key != "span.kind"}
-    return kind, dict(tags)
-
-
 class OpenTelemetryBackend(Backend):
     """Spans on the OpenTelemetry API, for :class:`OtelTracer`."""
 
@@ -249,12 +193,6 @@ class OpenTelemetryBackend(Backend):
     def tracer(self) -> OtelTracer:
         """The :class:`OtelTracer` (its OpenTracing view is built only when used)."""
         return self._tracer
-
-    def server_spans(
-        self, tracing: Tracing, settings: TracingSettings, start_hook: StartSpanHook | None
-    ) -> ServerSpans:
-        """The phases on OpenTelemetry."""
-        return OtelSpans(tracing, self, settings, start_hook)
 
     def start_child(
         self, name: str, tags: Mapping[str, object] | None, *, active: bool, root: bool
@@ -390,93 +328,3 @@ def _ids(span: OtelSpan) -> Ids | None:
     if not context.is_valid:
         return None
     return context.trace_id, context.span_id, bool(context.trace_flags.sampled)
-
-
-class _EnvironGetter(Getter[dict[str, Any]]):
-    """What a propagator reads of the request headers, from the WSGI environ itself."""
-
-    def __init__(self) -> None:
-        self._keys: dict[str, str] = {}
-
-    def get(self, carrier: dict[str, Any], key: str) -> list[str] | None:
-        """The header's value, as the one-item list propagators take."""
-        keys = self._keys
-        environ_name = keys.get(key)
-        if environ_name is None:
-            environ_name = environ_key(key)
-            if len(keys) < 64:  # the propagators' own few names
-                keys[key] = environ_name
-        value = carrier.get(environ_name)
-        return None if value is None else [value]
-
-    def keys(self, carrier: dict[str, Any]) -> list[str]:
-        """Every header name (for propagators that search them)."""
-        return list(HeaderCarrier(carrier).keys())
-
-
-class OtelSpans(ServerSpans):
-    """The three phases on OpenTelemetry: one ``start_span``, one ``attach`` per request."""
-
-    def __init__(
-        self,
-        tracing: Tracing,
-        backend: OpenTelemetryBackend,
-        settings: TracingSettings,
-        start_hook: StartSpanHook | None,
-    ) -> None:
-        super().__init__(tracing, backend, settings, start_hook, kind_tag=False)
-        self._otel_backend = backend
-        self._tracer = backend.tracer
-        self._late = backend.tracer.late_attributes
-        self._getter = _EnvironGetter()
-        # The environ keys of the headers the global propagator reads (its ``fields``), for
-        # the propagator they were computed for: no header, no extraction.
-        self._propagator: object = None
-        self._carrier_keys: tuple[str, ...] = ()
-
-    def _extract(self, environ: dict[str, Any]) -> Context | None:
-        """The caller's context (trace and baggage), or ``None`` when no header carries one."""
-        propagator = get_global_textmap()
-        if propagator is not self._propagator:
-            self._carrier_keys = tuple(environ_key(name) for name in propagator.fields)
-            self._propagator = propagator
-        keys = self._carrier_keys
-        if keys and not any(key in environ for key in keys):
-            return None
-        try:
-            return propagator.extract(environ, getter=self._getter)
-        except Exception as exc:
-            failures.report("extracting the trace context from the request headers", exc)
-            return None
-
-    def start(self, request: Request, state: RequestState) -> OtelScope | None:
-        """Start the SERVER span under the caller's context (or an outer layer's span)."""
-        try:
-            method = request.method
-            # An outer WSGI layer that already traces this request: nest under its span.
-            context = (
-                None
-                if get_current_span().get_span_context().is_valid
-                else self._extract(request.environ)
-            )
-            backend = self._otel_backend
-            if self._late:
-                # The sampler decides without the attributes: build them only if it records.
-                span = backend.start_server_span(method, context, None)
-                recorded = span.is_recording()
-                if recorded:
-                    span.set_attributes(self.start_tags(request, method))  # type: ignore[arg-type]
-            else:
-                span = backend.start_server_span(method, context, self.start_tags(request, method))
-                recorded = span.is_recording()
-            # The caller's baggage stays in the context the view and the outbound calls see.
-            token = attach(set_span_in_context(span, context))
-        except Exception as exc:
-            failures.report("starting the server span", exc)
-            return None
-        scope = OtelScope(self._tracer, span, token)
-        state._scope = scope
-        state._spans = self
-        state._routed = False
-        state._recorded = recorded
-        return scope

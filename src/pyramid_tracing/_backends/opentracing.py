@@ -1,41 +1,31 @@
 """The OpenTracing backend: any OpenTracing tracer, its spans and scopes as the handles.
 
 A handle is the tracer's own ``Scope`` (a span started active) or ``Span`` (started
-inactive). What the hot path may skip or shortcut for one tracer (extraction, late tags,
-sampling) is decided once per tracer by :func:`~pyramid_tracing._tracers.capabilities`.
+inactive). The server span's phases for these tracers, with what the hot path may skip for
+one of them, are :class:`~pyramid_tracing._server.opentracing.OpenTracingSpans`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, MutableMapping
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from collections.abc import Mapping, MutableMapping
+from typing import Any, Final
 
 import opentracing
 from opentracing import Format, Scope, Span
 from opentracing.ext import tags as ext_tags
 from opentracing.scope_managers.contextvars import ContextVarsScopeManager
 
-from .._failures import logger
 from .._scope import ScopeManager
 from .._semconv import OPENTRACING, STABLE
 from .._semconv import fail_with_status as stable_status
 from .._semconv import record_error as stable_error
-from .._server_span import ServerSpans
-from .._server_start import StartPhase
-from .._settings import TracingSettings
-from .._state import RequestState, current
 from .._tags import TagPolicy, error_log
 from .._trace_ids import span_ids
-from .._tracers import Capabilities, capabilities, span_recorded
+from .._tracers import span_recorded
 from .base import Backend, Ids
 
-if TYPE_CHECKING:
-    from .._tracing import Tracing
-    from ..typing import Request, StartSpanHook
+__all__ = ["OpenTracingBackend", "record_span_error"]
 
-__all__ = ["OpenTracingBackend", "OpenTracingSpans", "record_span_error"]
-
-R = TypeVar("R")
 
 # Scope managers that keep the active span in a ContextVar (see context_local).
 _CONTEXT_SCOPE_MANAGERS: Final = (ScopeManager, ContextVarsScopeManager)
@@ -71,16 +61,15 @@ class OpenTracingBackend(Backend):
     w3c_ids = False
 
     @property
+    def given(self) -> opentracing.Tracer | None:
+        """The tracer given (``None``: the global tracer, looked up at each use)."""
+        return self._given
+
+    @property
     def tracer(self) -> opentracing.Tracer:
         """The tracer given, or else the OpenTracing global tracer at this moment."""
         tracer = self._given
         return opentracing.global_tracer() if tracer is None else tracer
-
-    def server_spans(
-        self, tracing: Tracing, settings: TracingSettings, start_hook: StartSpanHook | None
-    ) -> ServerSpans:
-        """The phases, with what the hot path decided for the given tracer."""
-        return OpenTracingSpans(tracing, self, self._given, settings, start_hook)
 
     def start_child(
         self, name: str, tags: Mapping[str, object] | None, *, active: bool, root: bool
@@ -202,85 +191,3 @@ class OpenTracingBackend(Backend):
             return None
         tracer, span = captured
         return tracer.scope_manager.activate(span, False)
-
-
-class OpenTracingSpans(StartPhase, ServerSpans):
-    """The three phases with an OpenTracing tracer, and its shortcuts."""
-
-    def __init__(
-        self,
-        tracing: Tracing,
-        backend: OpenTracingBackend,
-        tracer: opentracing.Tracer | None,
-        settings: TracingSettings,
-        start_hook: StartSpanHook | None,
-    ) -> None:
-        ServerSpans.__init__(self, tracing, backend, settings, start_hook)
-        # Decided once for a given tracer; for the global tracer, once per tracer installed
-        # (one tuple, so that a thread never pairs a tracer with another's capabilities).
-        self._fixed = None if tracer is None else capabilities(tracer)
-        self._global: Capabilities | None = None
-
-    def routes_at_start(self) -> bool:
-        """Whether every span is routed as it starts (a given no-op tracer, no hooks)."""
-        fixed = self._fixed
-        return fixed is not None and fixed.noop and self._no_hooks
-
-    def capabilities(self) -> Capabilities:
-        """The tracer to use now, with what the hot path decided for it."""
-        fixed = self._fixed
-        if fixed is not None:
-            return fixed
-        tracer = opentracing.global_tracer()
-        found = self._global
-        if found is None or found.tracer is not tracer:
-            found = self._global = capabilities(tracer)
-            if found.noop:
-                logger.warning(
-                    "pyramid_tracing: no tracer is configured (tracing.tracer is not set) and "
-                    "the OpenTracing global tracer is its no-op tracer: spans are dropped. Set "
-                    "tracing.tracer, or install a global tracer with opentracing.set_global_tracer"
-                )
-        return found
-
-    def start(self, request: Request, state: RequestState) -> Scope | None:
-        """Start and activate the server span with the tracer (see :class:`StartPhase`)."""
-        scope = self.start_with(self._fixed or self.capabilities(), request, state)
-        if scope is not None and type(scope.span) is Span:
-            state._recorded = False  # OpenTracing's own no-op span keeps nothing
-        return scope
-
-    def run(
-        self,
-        request: Request,
-        state: RequestState,
-        view: Callable[..., R],
-        args: tuple[object, ...],
-        kwargs: dict[str, Any],
-        routed: bool,
-        attributes: tuple[str, ...],
-    ) -> R:
-        """:meth:`ServerSpans.run`, with OpenTracing's no-op tracer short-cut."""
-        caps = self._fixed or self.capabilities()
-        noop_scope = caps.noop_scope
-        if noop_scope is not None and self._no_hooks:
-            # OpenTracing's own no-op tracer and no hooks: nothing can read a tag, so none is
-            # built, and the no-op scope cannot fail. The span is still the request's span.
-            state._scope = noop_scope
-            state._routed = True
-            current.set(self._tracing)  # in the context copy made by run(): it dies with it
-            try:
-                return view(*args, **kwargs)
-            finally:
-                state._scope = None
-        return ServerSpans.run(self, request, state, view, args, kwargs, routed, attributes)
-
-    def _record_late(self, state: RequestState, request: Request, scope: Scope) -> bool:
-        caps = self._fixed or self._global
-        return (
-            caps is not None
-            and caps.late_tags is not None
-            # Sampled since the start (a hook or the view set sampling.priority): the span
-            # gets the tags it went without.
-            and self.late_tags(state, request, scope.span, caps.late_tags)
-        )

@@ -28,7 +28,7 @@ from typing import Any, Final
 import opentracing
 from opentracing import Format
 
-from .opentelemetry import kind_and_attributes, plain_attributes
+from .conventions import kind_and_attributes, plain_attributes
 
 try:
     from opentelemetry import baggage as otel_baggage

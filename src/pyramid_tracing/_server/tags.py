@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from opentracing.ext import tags as ext_tags
 from pyramid.httpexceptions import HTTPException
 
-from ._failures import failures
-from ._semconv import BOTH, OPENTRACING, STABLE, server_start
-from ._tags import TagPolicy
-from ._urls import url_tag
-from .typing import Request, Response
-
-if TYPE_CHECKING:
-    from ._backends.base import Backend
+from .._backends.base import Backend
+from .._failures import failures
+from .._semconv import BOTH, OPENTRACING, STABLE, server_start
+from .._tags import TagPolicy
+from .._urls import url_tag
+from ..typing import Request, Response
 
 __all__ = ["StartTags", "attribute_tags", "start_tags", "start_tags_builder", "tag_result"]
 

@@ -1,29 +1,31 @@
-"""The *start* phase with an OpenTracing tracer: the caller's context, the span, its tags.
+"""The three phases with an OpenTracing tracer: its own start, and its shortcuts.
 
-A mixin of :class:`~pyramid_tracing._backends.opentracing.OpenTracingSpans`, which holds the
-attributes it reads; split out so that each phase's module stays readable.
+What the hot path may skip or shortcut for one tracer (extraction, late tags, sampling, the
+no-op tracer) is decided once per tracer by :func:`~pyramid_tracing._tracers.capabilities`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import Any, Final, TypeVar, cast
 
 import opentracing
-from opentracing import Format, Scope
+from opentracing import Format, Scope, Span
 
-from ._carrier import HeaderCarrier
-from ._failures import failures
-from ._server_tags import StartTags
-from ._state import RequestState
-from ._tags import TagPolicy
-from ._tracers import Capabilities, LateTags
-from .typing import Request
+from .._backends.opentracing import OpenTracingBackend
+from .._carrier import HeaderCarrier
+from .._failures import failures, logger
+from .._settings import TracingSettings
+from .._state import RequestState, current
+from .._tags import TagPolicy
+from .._tracers import Capabilities, LateTags, capabilities
+from ..typing import Request, StartSpanHook
+from .phases import ServerSpans
+from .tags import StartTags
 
-if TYPE_CHECKING:
-    from ._tracing import Tracing
+__all__ = ["OpenTracingSpans"]
 
-__all__ = ["StartPhase"]
+R = TypeVar("R")
 
 
 _EXPECTED_EXTRACT_ERRORS: Final = (
@@ -61,7 +63,6 @@ class StartPhase:
     """Starting a server span: extraction, the tracer's own path or a direct start, tags."""
 
     # Set by ServerSpans.__init__.
-    _tracing: Tracing
     policy: TagPolicy
     _fixed: Capabilities | None
     capabilities: Callable[[], Capabilities]
@@ -162,3 +163,86 @@ def _extract(caps: Capabilities, environ: dict[str, Any]) -> Any:
     except Exception as exc:
         failures.report("extracting the trace context from the request headers", exc)
         return None
+
+
+class OpenTracingSpans(StartPhase, ServerSpans):
+    """The three phases with an OpenTracing tracer, and its shortcuts."""
+
+    def __init__(
+        self,
+        tracing: object,
+        backend: OpenTracingBackend,
+        policy: TagPolicy,
+        settings: TracingSettings,
+        start_hook: StartSpanHook | None,
+    ) -> None:
+        ServerSpans.__init__(self, tracing, backend, policy, settings, start_hook)
+        tracer = backend.given
+        # Decided once for a given tracer; for the global tracer, once per tracer installed
+        # (one tuple, so that a thread never pairs a tracer with another's capabilities).
+        self._fixed = None if tracer is None else capabilities(tracer)
+        self._global: Capabilities | None = None
+
+    def routes_at_start(self) -> bool:
+        """Whether every span is routed as it starts (a given no-op tracer, no hooks)."""
+        fixed = self._fixed
+        return fixed is not None and fixed.noop and self._no_hooks
+
+    def capabilities(self) -> Capabilities:
+        """The tracer to use now, with what the hot path decided for it."""
+        fixed = self._fixed
+        if fixed is not None:
+            return fixed
+        tracer = opentracing.global_tracer()
+        found = self._global
+        if found is None or found.tracer is not tracer:
+            found = self._global = capabilities(tracer)
+            if found.noop:
+                logger.warning(
+                    "pyramid_tracing: no tracer is configured (tracing.tracer is not set) and "
+                    "the OpenTracing global tracer is its no-op tracer: spans are dropped. Set "
+                    "tracing.tracer, or install a global tracer with opentracing.set_global_tracer"
+                )
+        return found
+
+    def start(self, request: Request, state: RequestState) -> Scope | None:
+        """Start and activate the server span with the tracer (see :class:`StartPhase`)."""
+        scope = self.start_with(self._fixed or self.capabilities(), request, state)
+        if scope is not None and type(scope.span) is Span:
+            state._recorded = False  # OpenTracing's own no-op span keeps nothing
+        return scope
+
+    def run(
+        self,
+        request: Request,
+        state: RequestState,
+        view: Callable[..., R],
+        args: tuple[object, ...],
+        kwargs: dict[str, Any],
+        routed: bool,
+        attributes: tuple[str, ...],
+    ) -> R:
+        """:meth:`ServerSpans.run`, with OpenTracing's no-op tracer short-cut."""
+        caps = self._fixed or self.capabilities()
+        noop_scope = caps.noop_scope
+        if noop_scope is not None and self._no_hooks:
+            # OpenTracing's own no-op tracer and no hooks: nothing can read a tag, so none is
+            # built, and the no-op scope cannot fail. The span is still the request's span.
+            state._scope = noop_scope
+            state._routed = True
+            current.set(self._tracing)  # in the context copy made by run(): it dies with it
+            try:
+                return view(*args, **kwargs)
+            finally:
+                state._scope = None
+        return ServerSpans.run(self, request, state, view, args, kwargs, routed, attributes)
+
+    def _record_late(self, state: RequestState, request: Request, scope: Scope) -> bool:
+        caps = self._fixed or self._global
+        return (
+            caps is not None
+            and caps.late_tags is not None
+            # Sampled since the start (a hook or the view set sampling.priority): the span
+            # gets the tags it went without.
+            and self.late_tags(state, request, scope.span, caps.late_tags)
+        )

@@ -18,23 +18,20 @@ from __future__ import annotations
 import abc
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from opentracing import Scope
 from webob import Response as WebObResponse
 
-from ._failures import failures
-from ._naming import namer
-from ._server_tags import attribute_tags, start_tags_builder, tag_result
-from ._settings import TracingSettings
-from ._state import RequestState, current
-from ._tags import header_tags
-from ._trace_ids import add_trace_headers
-from .typing import Request, Response, StartSpanHook
-
-if TYPE_CHECKING:
-    from ._backends.base import Backend
-    from ._tracing import Tracing
+from .._backends.base import Backend
+from .._failures import failures
+from .._naming import namer
+from .._settings import TracingSettings
+from .._state import RequestState, current
+from .._tags import TagPolicy, header_tags
+from .._trace_ids import add_trace_headers
+from ..typing import Request, Response, StartSpanHook
+from .tags import attribute_tags, start_tags_builder, tag_result
 
 __all__ = ["ServerSpans"]
 
@@ -42,20 +39,31 @@ R = TypeVar("R")
 
 
 class ServerSpans(abc.ABC):
-    """Starts, routes and finishes the server spans of one :class:`~pyramid_tracing.Tracing`."""
+    """Starts, routes and finishes the server spans of one :class:`~pyramid_tracing.Tracing`.
+
+    Args:
+        tracing: the Tracing, made current in the request's context.
+        backend: the span backend.
+        policy: the tag policy (redaction, truncation).
+        settings: the parsed settings.
+        start_hook: the start hook, if any.
+        kind_tag: the stable start attributes include ``span.kind`` (for OpenTracing).
+    """
 
     def __init__(
         self,
-        tracing: Tracing,
+        tracing: object,
         backend: Backend,
+        policy: TagPolicy,
         settings: TracingSettings,
         start_hook: StartSpanHook | None,
         *,
         kind_tag: bool = True,
     ) -> None:
+        # The app's Tracing: what @traced and the helpers find current during the request.
         self._tracing = tracing
         self._backend = backend
-        self.policy = tracing.policy
+        self.policy = policy
         self._name = namer(settings.operation_name)
         self._attributes = settings.traced_attributes
         self._start_hook = start_hook
