@@ -23,7 +23,6 @@ __all__ = [
     "EXPORTERS",
     "OTEL_KEYS",
     "OtelConfig",
-    "PROVIDERS",
 ]
 
 #: The values accepted by ``tracing.otel.exporter`` (several may be listed).
@@ -39,7 +38,7 @@ SAMPLERS: Final = (
 )
 _RATIO_SAMPLERS: Final = frozenset({"traceidratio", "parentbased_traceidratio"})
 #: The values accepted by ``tracing.otel.provider``.
-PROVIDERS: Final = ("own", "global")
+_PROVIDERS: Final = ("own", "global")
 # What pyramid_tracing would configure on its own provider: with provider = global the
 # process's provider (opentelemetry-instrument, a distro, the app) has done it already.
 _OWN_ONLY: Final = (
@@ -163,8 +162,8 @@ def _provider(settings: Mapping[str, object]) -> str:
     key = _P + "provider"
     value = settings.get(key, "own")
     provider = value.strip().lower() if isinstance(value, str) else value
-    if provider not in PROVIDERS:
-        raise fail(key, value, f"Expected one of {', '.join(PROVIDERS)}.")
+    if provider not in _PROVIDERS:
+        raise fail(key, value, f"Expected one of {', '.join(_PROVIDERS)}.")
     if provider == "global":
         for name in _OWN_ONLY:
             if _P + name in settings:

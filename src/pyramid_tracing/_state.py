@@ -2,7 +2,7 @@
 
 A leaf module: it imports nothing of the package but :mod:`.typing`, so every other module
 can use it without an import cycle. What it holds of the upper layers (the app's Tracing,
-the runner of the phases) it types by the little it needs of them (:class:`Phases`).
+the runner of the phases) it types by the little it needs of them (:class:`ServerPhases`).
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from opentracing import Scope
 from .typing import Request, Response
 
 __all__ = [
-    "Phases",
     "REGISTRY_ATTR",
     "REQUEST_ATTR",
     "RequestState",
+    "ServerPhases",
     "current",
     "request_state",
     "state_for",
@@ -42,7 +42,7 @@ current: contextvars.ContextVar[object] = contextvars.ContextVar(
 )
 
 
-class Phases(Protocol):
+class ServerPhases(Protocol):
     """What a request's state asks of the runner that started its server span."""
 
     def routed(
@@ -77,7 +77,7 @@ class RequestState:
         #: The server scope while the request is traced.
         self._scope: Scope | None = None
         #: The runner that started the scope; it owns the routed and finish phases.
-        self._spans: Phases | None = None
+        self._spans: ServerPhases | None = None
         #: Whether the routed phase (name, traced attributes, start hook) has run.
         self._routed = False
         #: Whether the tracer records the server span (keeps its tags): else none is built.
