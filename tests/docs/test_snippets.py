@@ -320,6 +320,26 @@ def _memory(ns: dict[str, Any], standin: StandIn, capsys: Any) -> None:
     assert list(ns["spans"]) == []
 
 
+def _otel_view(ns: dict[str, Any], standin: StandIn, capsys: Any) -> None:
+    from opentelemetry import trace
+
+    from tests.helpers.otel_globals import reset_otel_globals
+
+    # The app's provider is the global one, as it is in a process that builds one app.
+    provider = otel.tracer_provider(get_tracing(ns["app"].registry).tracer)
+    reset_otel_globals()
+    trace.set_tracer_provider(provider)
+    # The caller's baggage, as the W3C header carries it.
+    answer = TestApp(ns["app"]).get("/orders/7", headers={"baggage": "tenant=acme"}).json
+    assert answer == {"id": "7", "tenant": "acme"}
+    spans = otel.memory_exporter(get_tracing(ns["app"].registry).tracer).get_finished_spans()
+    by_name = {span.name: span for span in spans}
+    server = by_name["GET /orders/{id}"]
+    assert server.attributes is not None and server.attributes["order.id"] == "7"
+    assert by_name["load order"].parent is not None
+    assert by_name["load order"].parent.span_id == server.context.span_id
+
+
 def _jaeger(ns: dict[str, Any], standin: StandIn, capsys: Any) -> None:
     tracer = ns["create_tracer"]()
     # close() makes a tornado (asyncio) Future, which needs a current event loop in this
@@ -442,6 +462,7 @@ EXERCISES: dict[str, Callable[[dict[str, Any], StandIn, Any], None]] = {
     "httpx": _httpx,
     "other-client": _other_client,
     "memory": _memory,
+    "otel-view": _otel_view,
     "jaeger": _jaeger,
     "cross-service": _cross_service,
     "tracer-object": _tracer_object,
@@ -552,7 +573,7 @@ def test_code_lines_fit_the_page() -> None:
 
 def test_install_lines_name_published_extras() -> None:
     """Every `pip install 'pyramid_tracing[...]'` line names extras the package has."""
-    published = {"otel", "otel-grpc", "requests", "httpx", "sqlalchemy"}
+    published = {"otel", "otel-grpc", "otel-native", "requests", "httpx", "sqlalchemy"}
     for block in BLOCKS:
         for extras in re.findall(r"pyramid_tracing\[([^\]]+)\]", block.body):
             assert set(extras.split(",")) <= published, block.id

@@ -24,7 +24,7 @@ else:  # pragma: no cover - Python 3.10
 
 ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-USER_EXTRAS = ["httpx", "otel", "otel-grpc", "requests", "sqlalchemy"]
+USER_EXTRAS = ["httpx", "otel", "otel-grpc", "otel-native", "requests", "sqlalchemy"]
 
 build = pytest.importorskip("hatchling.build", reason="hatchling is in the dev dependency group")
 
