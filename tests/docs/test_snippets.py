@@ -335,7 +335,8 @@ def _otel_view(ns: dict[str, Any], standin: StandIn, capsys: Any) -> None:
     spans = otel.memory_exporter(get_tracing(ns["app"].registry).tracer).get_finished_spans()
     by_name = {span.name: span for span in spans}
     server = by_name["GET /orders/{id}"]
-    assert server.attributes is not None and server.attributes["order.id"] == "7"
+    assert server.attributes is not None
+    assert server.attributes["order.id"] == "7"
     assert by_name["load order"].parent is not None
     assert by_name["load order"].parent.span_id == server.context.span_id
 
