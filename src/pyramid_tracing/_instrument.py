@@ -236,15 +236,17 @@ class _TransactionSpans:
         if txn.status == _COMMIT_FAILED:
             # The abort that follows a failed commit: the commit's span already tells it.
             return
+        tracing = current_tracing() or self._tracing
+        if "transaction" not in tracing.settings.instrument:
+            return
+        if tracing._backend.active_recorded() is None:
+            return  # outside a trace, or in a dropped one: no span to start
         try:
             txn.data(_TXN_KEY)
         except KeyError:
             pass
         else:
             # Another app's synchronizer on the same (thread's) manager took this one.
-            return
-        tracing = current_tracing() or self._tracing
-        if "transaction" not in tracing.settings.instrument:
             return
         # Named when it ends: whether this is a commit or an abort is not known yet.
         scope = start_child(tracing, "transaction", _TRANSACTION_TAGS)
@@ -294,9 +296,12 @@ def transaction_tween_factory(handler: Handler, registry: Any) -> Handler:
     # registry, even if the app is made twice.
     synch = registry.__dict__.setdefault(_SYNCH_ATTR, _TransactionSpans(tracing))
 
+    backend = tracing._backend
+
     def transaction_tween(request: Request) -> Response:
         manager = request.environ.get("tm.manager")
-        if manager is not None:
+        # A dropped request (the sampler's) gets no transaction span: nothing to follow.
+        if manager is not None and backend.active_recorded() is not None:
             try:
                 # Per request: the default manager is per thread, tm.manager_hook may make one
                 # per request. A set: registering again is a no-op.
