@@ -15,6 +15,7 @@ from pyramid.settings import aslist
 from pyramid.tweens import EXCVIEW
 from pyramid.viewderivers import INGRESS
 
+from ._backends.opentracing import OpenTracingBackend
 from ._compat import PyramidTracing, ready_tracing
 from ._request import PerRequest
 from ._settings import TracingSettings
@@ -151,6 +152,8 @@ def _warn_about_setup(registry: Any, settings: dict[str, Any], tracing: Tracing)
                 UserWarning,
                 stacklevel=2,
             )
+    if not isinstance(tracing._backend, OpenTracingBackend):
+        return  # OpenTelemetry's context is contextvars; its OpenTracing view is not built
     try:
         scope_manager = tracing.tracer.scope_manager
     except Exception:

@@ -10,13 +10,11 @@ import opentracing
 
 from ._failures import failures
 from ._state import REQUEST_ATTR, RequestState
-from ._tracing import get_tracing
+from ._tracing import Tracing, get_tracing
 from .typing import Request, ScopeLike, SpanLike, TracerLike
 
 if TYPE_CHECKING:
     import requests
-
-    from ._tracing import Tracing
 
 __all__ = ["PerRequest", "RequestTracing", "request_tracing"]
 
