@@ -62,26 +62,7 @@ PROTOCOLS: Final = ("http/protobuf", "grpc")
 
 _P: Final = "tracing.otel."
 #: Every key read by :func:`pyramid_tracing.otel.tracer_from_settings`.
-OTEL_KEYS: Final = frozenset(
-    _P + name
-    for name in (
-        "provider",
-        "service_name",
-        "exporter",
-        "endpoint",
-        "protocol",
-        "headers",
-        "timeout",
-        "sampler",
-        "sampler_arg",
-        "resource_attributes",
-        "bsp_max_queue_size",
-        "bsp_max_export_batch_size",
-        "bsp_schedule_delay",
-        "flush_on_sigterm",
-        "shutdown_timeout",
-    )
-)
+OTEL_KEYS: Final = frozenset(_P + name for name in ("provider", *_OWN_ONLY))
 _TRACES_PATH: Final = "v1/traces"
 #: Seconds that the exit (or a SIGTERM) may spend exporting what is left.
 DEFAULT_SHUTDOWN_TIMEOUT: Final = 2.0
