@@ -457,7 +457,8 @@ def test_failing_context_source_keeps_the_span(caplog: pytest.LogCaptureFixture)
 
 def _backend_spans(native: bool, semconv: str) -> list[Any]:
     """Spans of an app on the OpenTelemetry backend (native) or on the OpenTracing backend over
-    the OpenTelemetry shim, for 200, 400, 404, 500, 503 and remote-parent requests.
+    the OpenTelemetry shim, for 200, 400, 404, 500, 503, escaped-exception and remote-parent
+    requests.
     """
     from pyramid.response import Response
 
@@ -498,6 +499,12 @@ def _backend_spans(native: bool, semconv: str) -> list[Any]:
             raise ValueError("nope")
 
         config.add_view(fails, route_name="fails")
+        config.add_route("escapes", "/escapes")
+
+        def escapes(request: Any) -> Any:
+            raise RuntimeError("boom")
+
+        config.add_view(escapes, route_name="escapes")
         config.add_view(lambda exc, request: Response("handled", status=500), context=ValueError)
     app = TestApp(config.make_wsgi_app())
     app.get("/hello/a", headers={"traceparent": TRACEPARENT})
@@ -505,6 +512,8 @@ def _backend_spans(native: bool, semconv: str) -> list[Any]:
     app.get("/missing", status=404)
     app.get("/broken", status=503)
     app.get("/fails", status=500)
+    with pytest.raises(RuntimeError, match="boom"):
+        app.get("/escapes")
     spans = exporter.get_finished_spans()
     ids = {span.context.span_id: span.name for span in spans}
     return [
@@ -541,6 +550,7 @@ def test_both_backends_make_the_same_spans(semconv: str) -> None:
         "GET",
         "GET /broken" if semconv != "opentracing" else "broken",
         "GET /fails" if semconv != "opentracing" else "fails",
+        "GET /escapes" if semconv != "opentracing" else "escapes",
     ]
     assert native[1][6] == 0x0AF7651916CD43DD8448EB211C80319C
     assert native[0][7] == native[1][0]
