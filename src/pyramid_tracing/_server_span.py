@@ -23,6 +23,7 @@ import opentracing
 from opentracing import Span
 from webob import Response as WebObResponse
 
+from ._body import MATERIALISED
 from ._failures import failures, logger
 from ._naming import namer
 from ._server_start import StartPhase
@@ -131,6 +132,10 @@ class ServerSpans(StartPhase):
             routed: the view is the request's own view (the decorator): route now. The tween
                 passes ``False``; the view deriver routes the request later.
             attributes: request attributes the decorator records besides the traced ones.
+
+        A response whose body is streamed (its ``app_iter`` not a list or tuple) leaves the
+        span open (``state._scope`` set): the caller then hands it to
+        :func:`~pyramid_tracing._body.cover_body` with its context copy.
         """
         caps = self._fixed or self.capabilities()
         noop_scope = caps.noop_scope
@@ -159,6 +164,10 @@ class ServerSpans(StartPhase):
         # A view with a renderer returns a dict: its status is then on request.response.
         # isinstance first: it spares the happy path WebOb's status_code property.
         is_response = isinstance(result, WebObResponse) or hasattr(result, "status_code")
+        if is_response and type(getattr(result, "app_iter", None)) not in MATERIALISED:
+            # A streamed body: the span stays open until the server closes it; the caller,
+            # which holds the context copy, wraps the body (_body.cover_body).
+            return result
         self.finish(state, request, result if is_response else request.response, None)
         return result
 

@@ -21,6 +21,7 @@ from pyramid.interfaces import IRequest
 from pyramid.request import Request as PyramidRequest
 from typing_extensions import ParamSpec
 
+from ._body import cover_body
 from ._failures import failures
 from ._semconv import OPENTRACING, STABLE
 from ._semconv import record_error as record_stable_error
@@ -249,9 +250,11 @@ class Tracing:
                         failures.report("tagging the server span", exc)
                     return view(*args, **kwargs)
                 # A context copy per call: see ServerSpans.run.
-                return contextvars.copy_context().run(
-                    self._spans.run, request, state, view, args, kwargs, True, names
-                )
+                ctx = contextvars.copy_context()
+                result = ctx.run(self._spans.run, request, state, view, args, kwargs, True, names)
+                if state._scope is not None:  # a streamed body: its span ends when it is closed
+                    return cast("R", cover_body(ctx, self._spans, state, request, result))
+                return result
 
             # Pyramid picks (request) or (context, request) with getfullargspec, which ignores
             # __wrapped__ but honours __signature__: expose the view's own.
