@@ -56,6 +56,7 @@ class StreamedBody:
 
     __slots__ = (
         "_close",
+        "_counted",
         "_ctx",
         "_finished",
         "_iterable",
@@ -74,8 +75,10 @@ class StreamedBody:
         state: RequestState,
         request: Request,
         response: Response,
-        iterable: Iterable[bytes] | None,
+        iterable: Iterable[bytes],
         close: Callable[[], object] | None,
+        *,
+        counted: bool = True,
     ) -> None:
         self._ctx = ctx
         self._spans = spans
@@ -84,9 +87,10 @@ class StreamedBody:
         self._response: Response | None = response
         self._iterable = iterable
         self._iterator: Iterator[bytes] | None = None
-        self._close = close
-        # Bytes produced so far; None when the server sends the body itself (a file wrapper).
-        self._sent: int | None = None if iterable is None else 0
+        self._close: Callable[[], object] | None = close
+        # The bytes produced so far; not recorded when the server sends a file itself.
+        self._sent = 0
+        self._counted = counted
         self._finished = False
 
     def __iter__(self) -> StreamedBody:
@@ -96,22 +100,16 @@ class StreamedBody:
         iterator = self._iterator
         try:
             if iterator is None:
-                iterable = self._iterable
-                if iterable is None:
-                    raise StopIteration
                 # iter() too in the context: an iterable may start its work there.
-                iterator = self._iterator = self._ctx.run(iter, iterable)
+                iterator = self._iterator = self._ctx.run(iter, self._iterable)
             # A default rather than StopIteration: no exception through ctx.run at the end.
             chunk = self._ctx.run(next, iterator, _END)
-        except StopIteration:
-            raise
         except BaseException as exc:
             self._failed(exc)
             raise
         if chunk is _END:
             raise StopIteration
-        if self._sent is not None:
-            self._sent += len(chunk)
+        self._sent += len(chunk)
         return chunk
 
     def close(self) -> None:
@@ -145,14 +143,13 @@ class StreamedBody:
         response = self._response
         # Dropped first: the response holds this object (its app_iter, or its file
         # wrapper's close), so the cycle is broken whatever happens below.
-        self._request = self._response = self._iterable = self._iterator = self._close = None
+        self._request = self._response = self._close = None
         scope = state._scope
         if scope is None or request is None:
-            return
-        sent = self._sent
-        if sent is not None and state._recorded and type(scope.span) is not Span:
+            return  # finished already, by cover_body's fallback
+        if self._counted and state._recorded and type(scope.span) is not Span:
             try:
-                scope.span.set_tag(BODY_SIZE, sent)
+                scope.span.set_tag(BODY_SIZE, self._sent)
             except Exception as exc:
                 failures.report("tagging the server span", exc)
         self._spans.finish(state, request, response, None)
@@ -195,9 +192,8 @@ def cover_body(
         # Not narrowed by mypy (to object) when tested apart from the if.
         served_by_server = isinstance(wrapper, type) and isinstance(app_iter, wrapper)
         if served_by_server:
-            body = StreamedBody(
-                ctx, spans, state, request, response, None, getattr(app_iter, "close", None)
-            )
+            close = getattr(app_iter, "close", None)
+            body = StreamedBody(ctx, spans, state, request, response, (), close, counted=False)
             try:
                 # The server knows its own wrapper by its type (and sends the file without
                 # Python): keep the object, and learn its end from its close().

@@ -67,6 +67,25 @@ def long_view(request: Any) -> Response:
     return Response(app_iter=body(), content_type="text/plain")
 
 
+class FailingClose:
+    """A body whose close() fails (a cursor that cannot be released)."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter([b"done\n"])
+
+    def close(self) -> None:
+        raise BodyBroke("the cursor could not be released")
+
+
+def failing_close_view(request: Any) -> Response:
+    return Response(app_iter=FailingClose())
+
+
+def iterator_view(request: Any) -> Response:
+    # An iterator without close(): the span still ends when the server closes the body.
+    return Response(app_iter=iter([b"a", b"b"]))
+
+
 def file_view(request: Any) -> FileResponse:
     return FileResponse(request.registry.settings["streaming.file"], request=request)
 
@@ -112,6 +131,8 @@ def build(settings: dict[str, Any]) -> Any:
             ("fail", fail_view),
             ("long", long_view),
             ("file", file_view),
+            ("failing-close", failing_close_view),
+            ("iterator", iterator_view),
             ("spans", spans_view),
         ]:
             config.add_route(name, f"/{name}")

@@ -20,6 +20,7 @@ import pytest
 pytest.importorskip("opentelemetry.sdk")
 pytest.importorskip("sqlalchemy")
 
+import opentracing
 import requests
 from opentelemetry.sdk.trace import ReadableSpan
 from opentracing.mocktracer import MockTracer
@@ -445,3 +446,119 @@ def test_a_failing_tracer_leaves_the_streamed_body_and_its_error_untouched(
         app.get("/fail")
     assert str(raised.value) == "the disk went away"
     assert f"pyramid_tracing: {where} failed with InjectedFault; the request" in caplog.text
+
+
+# -- bodies of every shape -----------------------------------------------------------------------
+
+
+class ReadingWrapper:
+    """What a server's ``wsgi.file_wrapper`` does: read the file by blocks, close it."""
+
+    __slots__ = ()
+    file: Any
+    block_size: int
+
+    def __init__(self, file: Any, block_size: int = 8192) -> None:
+        self.file = file
+        self.block_size = block_size
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(lambda: self.file.read(self.block_size), b"")
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class FileWrapper(ReadingWrapper):
+    """A plain class with a ``__dict__``, as gunicorn's and waitress's are."""
+
+
+class SlottedFileWrapper(ReadingWrapper):
+    """A file wrapper whose close() cannot be replaced on the instance."""
+
+    __slots__ = ("block_size", "file")
+
+
+@pytest.mark.parametrize(
+    ("wrapper", "given"),
+    [(FileWrapper, "FileWrapper"), (SlottedFileWrapper, "StreamedBody")],
+    ids=["plain", "slotted"],
+)
+def test_a_server_file_wrapper_is_kept_unless_its_close_cannot_be_wrapped(
+    otel_app: Any, wrapper: type, given: str
+) -> None:
+    """The server gets its own file wrapper back; a slotted one is wrapped like a generator."""
+    app = TestApp(otel_app, extra_environ={"wsgi.file_wrapper": wrapper})
+    response = app.get("/file")
+    assert response.headers["Content-Length"] == str(FILE_SIZE)
+    assert len(response.body) == FILE_SIZE
+    attributes = dict(server_span(spans_of(otel_app), "file").attributes or {})
+    assert attributes["test.app_iter"] == given
+    assert attributes.get("http.response.body.size") == (
+        FILE_SIZE if given == "StreamedBody" else None
+    )
+
+
+def test_a_failing_close_is_recorded_and_raised(otel_app: Any) -> None:
+    """An error raised by the body's own close() is on the span and reaches the server."""
+    with pytest.raises(BodyBroke) as raised:
+        TestApp(otel_app).get("/failing-close")
+    assert str(raised.value) == "the cursor could not be released"
+    server = server_span(spans_of(otel_app), "failing-close")
+    assert dict(server.attributes or {})["error.type"] == "BodyBroke"
+    assert dict(server.attributes or {})["http.response.body.size"] == len(b"done\n")
+
+
+def test_an_iterator_without_close_ends_its_span(otel_app: Any) -> None:
+    """A body with no close() of its own still ends its span when the server closes it."""
+    assert TestApp(otel_app).get("/iterator").body == b"ab"
+    server = server_span(spans_of(otel_app), "iterator")
+    assert dict(server.attributes or {})["http.response.body.size"] == 2
+
+
+def test_the_finish_hook_runs_once_at_the_end_with_a_noop_tracer(files: dict[str, str]) -> None:
+    """OpenTracing's no-op tracer with a finish hook: one call, after the body, error raised."""
+    calls: list[tuple[int, object]] = []
+
+    def hook(span: Any, request: Any, response: Any, exception: Any) -> None:
+        calls.append((response.status_code, exception))
+
+    app = TestApp(
+        build({"tracing.tracer": opentracing.Tracer(), "tracing.finish_span_hook": hook, **files})
+    )
+    with pytest.raises(BodyBroke):
+        app.get("/fail")
+    assert calls == [(200, None)]
+
+
+class FixedBody(Response):  # type: ignore[misc]  # WebOb's Response is untyped here
+    """A response whose body cannot be replaced."""
+
+    @property
+    def app_iter(self) -> Any:
+        return self._app_iter
+
+    @app_iter.setter
+    def app_iter(self, value: Any) -> None:
+        raise AttributeError("this body is fixed")
+
+
+def test_a_body_that_cannot_be_wrapped_is_served_and_its_span_finished(
+    tracer: MockTracer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """When the body cannot be wrapped, it is served as is; the span ends as the view returns."""
+
+    def view(request: Any) -> Response:
+        return FixedBody(app_iter=iter([b"as ", b"is"]))
+
+    with Configurator(settings={"tracing.tracer": tracer}) as config:
+        config.include("pyramid_tracing")
+        config.add_route("fixed", "/fixed")
+        config.add_view(view, route_name="fixed")
+        app = TestApp(config.make_wsgi_app())
+    assert app.get("/fixed").body == b"as is"
+    (server,) = tracer.finished_spans()
+    assert server.tags["http.status_code"] == 200
+    assert "http.response.body.size" not in server.tags
+    expected = "pyramid_tracing: covering the response body failed with AttributeError"
+    assert expected in caplog.text
