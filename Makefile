@@ -76,6 +76,8 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run --docs docs/performance.md
 	# What tracing.instrument costs (SQL, render, the default): about half a minute.
 	$(BIN)/python -m benchmarks.instrument
+	# What a streamed body's wrapper costs, and the test an ordinary response pays: 5 s.
+	$(BIN)/python -m benchmarks.streaming
 
 # The test suite on Python 3.10 to 3.13 and on the lowest supported dependency versions
 # (noxfile.py; each session has its own venv under .nox/). Not part of make test.

@@ -42,7 +42,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 STATEMENTS = 200
 
 
-def _tracer(kind: str) -> opentracing.Tracer:
+def tracer_of(kind: str) -> opentracing.Tracer:
     if kind == "mock":
         return MockTracer(scope_manager=ScopeManager())
     return create_tracer(TracerProvider())
@@ -85,9 +85,10 @@ def _resetter(tracer: Any) -> Callable[[], None]:
     return lambda: _reset(tracer)
 
 
-def _run(
+def run_in_turns(
     variants: dict[str, Callable[[], None]], resets: dict[str, Callable[[], None]], n: int
 ) -> dict[str, float]:
+    """Each variant once per round, ``n`` rounds; the best time of each, in seconds."""
     samples: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(n):
         for name, run in variants.items():
@@ -137,7 +138,7 @@ def _raw_active_spans(tracer: opentracing.Tracer, count: int) -> Callable[[], No
 
 def measure(kind: str, samples: int, requests: int) -> dict[str, float]:
     """The figures for one tracer, in microseconds."""
-    tracers = {name: _tracer(kind) for name in ("none", "sql", "render", "default", "raw")}
+    tracers = {name: tracer_of(kind) for name in ("none", "sql", "render", "default", "raw")}
     traced_sqlalchemy.instrument()
     try:
         apps = {
@@ -169,7 +170,7 @@ def measure(kind: str, samples: int, requests: int) -> dict[str, float]:
             ]
             for name in variants
         }
-        best = _run(variants, reset_of, samples)
+        best = run_in_turns(variants, reset_of, samples)
     finally:
         traced_sqlalchemy.uninstrument()
         for _, engine in apps.values():
@@ -202,13 +203,15 @@ def table(results: dict[str, dict[str, float]], samples: int) -> str:
         ("`json` view, `tracing.instrument` empty", "json_request_empty_us"),
         ("`json` view, default `render transaction`", "json_request_default_us"),
     ]
+    return markdown_table(f"Best of {samples} samples; microseconds.", results, rows)
+
+
+def markdown_table(
+    heading: str, results: dict[str, dict[str, float]], rows: list[tuple[str, str]]
+) -> str:
+    """``heading``, then one row per ``(label, key)`` and one column per tracer."""
     kinds = list(results)
-    lines = [
-        f"Best of {samples} samples; microseconds.",
-        "",
-        "| | " + " | ".join(kinds) + " |",
-        "|---|" + "---:|" * len(kinds),
-    ]
+    lines = [heading, "", "| | " + " | ".join(kinds) + " |", "|---|" + "---:|" * len(kinds)]
     for label, key in rows:
         lines.append(f"| {label} | " + " | ".join(f"{results[k][key]:.1f}" for k in kinds) + " |")
     return "\n".join(lines)

@@ -61,6 +61,14 @@ class ServerPhases(Protocol):
     ) -> None:
         """Tag the result, run the finish hook and close; never raises."""
 
+    def trace_headers(self, state: RequestState, response: Response) -> None:
+        """Add the trace response headers for the open span now; never raises."""
+
+    def record_body(
+        self, state: RequestState, exception: BaseException | None, size: int | None
+    ) -> None:
+        """Record an error raised by the body, or the bytes it produced; never raises."""
+
 
 class RequestState:
     """What a request carries for tracing: its registry, its server scope and its phase.

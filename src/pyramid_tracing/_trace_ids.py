@@ -70,8 +70,11 @@ def add_trace_headers(
         if name == "traceresponse":
             headers["traceresponse"] = value
         else:
-            # Added, not set: the app may send timings of its own.
-            headers.add("Server-Timing", f'traceparent;desc="{value}"')
+            # Added, not set: the app may send timings of its own. Once: a streamed body's
+            # span adds its headers before the body and again when it finishes (_body).
+            timing = f'traceparent;desc="{value}"'
+            if timing not in headers.getall("Server-Timing"):
+                headers.add("Server-Timing", timing)
     exposed = [item.strip() for item in headers.get(_EXPOSE, "").split(",") if item.strip()]
     known = {item.lower() for item in exposed}
     exposed += [_HEADER_NAMES[name] for name in names if name not in known]

@@ -23,6 +23,7 @@ from typing_extensions import ParamSpec
 
 from ._backends import Backend, backend_for
 from ._backends.opentracing import record_span_error
+from ._body import cover_body
 from ._server import ServerSpans, server_spans
 from ._server.tags import attribute_tags
 from ._settings import TracingSettings
@@ -239,9 +240,11 @@ class Tracing:
                     self._spans.tag_attributes(existing, request, names)
                     return view(*args, **kwargs)
                 # A context copy per call: see ServerSpans.run.
-                return contextvars.copy_context().run(
-                    self._spans.run, request, state, view, args, kwargs, True, names
-                )
+                ctx = contextvars.copy_context()
+                result = ctx.run(self._spans.run, request, state, view, args, kwargs, True, names)
+                if state._scope is not None:  # a streamed body: its span ends when it is closed
+                    return cast("R", cover_body(ctx, self._spans, state, request, result))
+                return result
 
             # Pyramid picks (request) or (context, request) with getfullargspec, which ignores
             # __wrapped__ but honours __signature__: expose the view's own.

@@ -9,6 +9,7 @@ from typing import Any, Final
 from pyramid.exceptions import ConfigurationError
 from pyramid.interfaces import IRoutesMapper
 
+from ._body import cover_body
 from ._config import setup_tracing
 from ._state import REQUEST_ATTR, RequestState, state_for
 from ._urls import request_path
@@ -63,7 +64,8 @@ def tracing_tween_factory(handler: Handler, registry: Any) -> Handler:
     tracing._served_by_tween = True
     excluded_path = tracing._excluded_path
     excluded_route = _route_excluder(registry, tracing.settings.exclude_routes)
-    run = tracing._spans.run
+    spans = tracing._spans
+    run = spans.run
     copy_context = contextvars.copy_context
 
     def tracing_tween(request: Request) -> Response:
@@ -75,7 +77,11 @@ def tracing_tween_factory(handler: Handler, registry: Any) -> Handler:
         if not isinstance(state, RequestState):
             state = state_for(request)
         # A context copy per request: see ServerSpans.run.
-        return copy_context().run(run, request, state, handler, (request,), _NO_KWARGS, False, ())
+        ctx = copy_context()
+        response = ctx.run(run, request, state, handler, (request,), _NO_KWARGS, False, ())
+        if state._scope is not None:  # a streamed body: its span ends when it is closed
+            return cover_body(ctx, spans, state, request, response)
+        return response
 
     return tracing_tween
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 from opentelemetry import trace
 from opentelemetry.util._once import Once
 
@@ -18,3 +21,13 @@ def reset_otel_globals() -> None:
     shutdown = getattr(provider, "shutdown", None)
     if shutdown is not None:
         shutdown()
+
+
+@contextmanager
+def clean_globals(*resets: Callable[[], object]) -> Iterator[None]:
+    """The global tracer provider forgotten, and each of ``resets`` called, before and after."""
+    for reset in (*resets, reset_otel_globals):
+        reset()
+    yield
+    for reset in (*resets, reset_otel_globals):
+        reset()

@@ -24,6 +24,7 @@ from opentracing import Scope
 from webob import Response as WebObResponse
 
 from .._backends.base import Backend
+from .._body import BODY_SIZE, MATERIALISED
 from .._failures import failures
 from .._naming import namer
 from .._settings import TracingSettings
@@ -132,6 +133,10 @@ class ServerSpans(abc.ABC):
             routed: the view is the request's own view (the decorator): route now. The tween
                 passes ``False``; the view deriver routes the request later.
             attributes: request attributes the decorator records besides the traced ones.
+
+        A response whose body is streamed (its ``app_iter`` not a list or tuple) leaves the
+        span open (``state._scope`` set): the caller then hands it to
+        :func:`~pyramid_tracing._body.cover_body` with its context copy.
         """
         scope = self.start(request, state)
         if scope is None:
@@ -148,6 +153,10 @@ class ServerSpans(abc.ABC):
         # A view with a renderer returns a dict: its status is then on request.response.
         # isinstance first: it spares the happy path WebOb's status_code property.
         is_response = isinstance(result, WebObResponse) or hasattr(result, "status_code")
+        if is_response and type(getattr(result, "app_iter", None)) not in MATERIALISED:
+            # A streamed body: the span stays open until the server closes it; the caller,
+            # which holds the context copy, wraps the body (_body.cover_body).
+            return result
         self.finish(state, request, result if is_response else request.response, None)
         return result
 
@@ -246,11 +255,7 @@ class ServerSpans(abc.ABC):
             except Exception as exc:
                 failures.report("tagging the server span", exc)
         if self._trace_headers and response is not None:
-            # The caller's trace context, sampled or not: propagation, not a tag.
-            try:
-                add_trace_headers(backend.ids(scope), response, self._trace_headers)
-            except Exception as exc:
-                failures.report("adding the trace response headers", exc)
+            self._add_trace_headers(scope, response)
         hook = self._finish_hook
         if hook is not None:
             try:
@@ -261,3 +266,37 @@ class ServerSpans(abc.ABC):
             scope.close()
         except Exception as exc:
             failures.report("finishing the server span", exc)
+
+    def _add_trace_headers(self, scope: Scope, response: Response) -> None:
+        # The caller's trace context, sampled or not: propagation, not a tag.
+        try:
+            add_trace_headers(self._backend.ids(scope), response, self._trace_headers)
+        except Exception as exc:
+            failures.report("adding the trace response headers", exc)
+
+    # -- a streamed body (see _body) ---------------------------------------------------------
+
+    def trace_headers(self, state: RequestState, response: Response) -> None:
+        """Add the trace response headers for the open span now; never raises."""
+        scope = state._scope
+        if self._trace_headers and scope is not None:
+            self._add_trace_headers(scope, response)
+
+    def record_body(
+        self, state: RequestState, exception: BaseException | None, size: int | None
+    ) -> None:
+        """Record an error raised by the body, or the bytes it produced; never raises."""
+        scope = state._scope
+        if scope is None or not state._recorded:
+            return
+        backend = self._backend
+        if exception is not None:
+            try:
+                backend.record_error(scope, exception)
+            except Exception as exc:
+                failures.report("recording an error of the response body", exc)
+        if size is not None:
+            try:
+                backend.set_attributes(scope, {BODY_SIZE: size})
+            except Exception as exc:
+                failures.report("tagging the server span", exc)

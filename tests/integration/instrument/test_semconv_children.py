@@ -19,18 +19,15 @@ from webtest import TestApp
 
 from pyramid_tracing import get_tracing, otel, traced
 from pyramid_tracing import sqlalchemy as traced_sqlalchemy
-from tests.helpers.otel_globals import reset_otel_globals
+from tests.helpers.otel_globals import clean_globals
 
 SECRET = "s3cr3t-parameter"
 
 
 @pytest.fixture(autouse=True)
 def _clean() -> Iterator[None]:
-    traced_sqlalchemy.uninstrument()
-    reset_otel_globals()
-    yield
-    traced_sqlalchemy.uninstrument()
-    reset_otel_globals()
+    with clean_globals(traced_sqlalchemy.uninstrument):
+        yield
 
 
 @traced
