@@ -3,7 +3,8 @@
 Nothing here touches the root logger or any handler on import: attach
 :class:`TraceContextFilter` to your handlers, or name :class:`TraceFormatter` in the logging
 configuration (``[formatter_generic] class = pyramid_tracing.logging.TraceFormatter``), and
-use ``%(trace_id)s`` and ``%(span_id)s`` in the format.
+use ``%(trace_id)s`` and ``%(span_id)s`` in the format, and ``%(trace_sampled)s`` (whether
+the trace is exported: with a sampler, most ids lead to no trace).
 
 The ids are those of the active span of the current context (the request's span, or a child
 such as a ``@traced`` function's):
@@ -27,8 +28,15 @@ from typing import Any, Final
 import opentracing
 
 from ._state import current_tracing
+from ._trace_ids import span_ids
 
-__all__ = ["TraceContextFilter", "TraceFormatter", "add_trace_context", "trace_context"]
+__all__ = [
+    "TraceContextFilter",
+    "TraceFormatter",
+    "add_trace_context",
+    "trace_context",
+    "trace_sampled",
+]
 
 _NO_IDS: Final = ("", "")
 _U64: Final = (1 << 64) - 1
@@ -69,8 +77,27 @@ def trace_context() -> tuple[str, str]:
         return _NO_IDS
 
 
+def trace_sampled() -> bool:
+    """Whether the active span is sampled: its trace is exported. ``False`` outside a span.
+
+    With a sampler (``tracing.otel.sampler = traceidratio``, a jaeger-client probabilistic
+    sampler) an unsampled request still has ids, and its log lines carry them, but no trace
+    has them. MockTracer samples everything. Never raises: a tracer that fails gives ``False``.
+
+    .. versionadded:: 0.2.0
+    """
+    tracing = current_tracing()
+    try:
+        tracer = opentracing.global_tracer() if tracing is None else tracing.tracer
+        span = tracer.active_span
+        ids = None if span is None else span_ids(span)
+        return ids is not None and ids[2]
+    except Exception:
+        return False  # as in trace_context: logging must never fail because of tracing
+
+
 class TraceContextFilter(logging.Filter):
-    """A :class:`logging.Filter` that sets ``trace_id`` and ``span_id`` on every record.
+    """A :class:`logging.Filter` that sets ``trace_id``, ``span_id`` and ``trace_sampled``.
 
     Attach it to a handler (a filter on a logger does not see the records of its children).
     It never drops a record, and keeps ids a record already carries.
@@ -80,11 +107,16 @@ class TraceContextFilter(logging.Filter):
         """Add the ids to ``record``; always keep it."""
         if not hasattr(record, "trace_id"):
             record.trace_id, record.span_id = trace_context()
+        if not hasattr(record, "trace_sampled"):
+            record.trace_sampled = trace_sampled()
         return True
 
 
 class TraceFormatter(logging.Formatter):
-    """A :class:`logging.Formatter` whose format may use ``%(trace_id)s`` and ``%(span_id)s``.
+    """A :class:`logging.Formatter` whose format may use the trace fields of the filter.
+
+    ``%(trace_id)s``, ``%(span_id)s`` and ``%(trace_sampled)s``, as
+    :class:`TraceContextFilter` sets them.
 
     It takes the arguments of :class:`logging.Formatter`, so a ``logging.config.fileConfig``
     (or PasteDeploy) INI file can name it: ``class = pyramid_tracing.logging.TraceFormatter``.
@@ -94,13 +126,15 @@ class TraceFormatter(logging.Formatter):
         """Add the ids to ``record`` (unless it has them), then format it."""
         if not hasattr(record, "trace_id"):
             record.trace_id, record.span_id = trace_context()
+        if not hasattr(record, "trace_sampled"):
+            record.trace_sampled = trace_sampled()
         return super().format(record)
 
 
 def add_trace_context(
     logger: object, method_name: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    """A structlog processor adding ``trace_id`` and ``span_id`` to the event dict.
+    """A structlog processor adding ``trace_id``, ``span_id`` and ``trace_sampled``.
 
     Outside a span it adds nothing (a structlog renderer needs no placeholder); keys already in
     the event are kept.
@@ -109,4 +143,5 @@ def add_trace_context(
     if trace_id:
         event_dict.setdefault("trace_id", trace_id)
         event_dict.setdefault("span_id", span_id)
+        event_dict.setdefault("trace_sampled", trace_sampled())
     return event_dict
