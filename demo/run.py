@@ -110,8 +110,7 @@ def check(spans: list[ReadableSpan], method: str, path: str) -> str:
     roots = [
         span
         for span in spans
-        if span.parent is None
-        and str((span.attributes or {}).get("http.url", "")).split("?")[0].endswith(path)
+        if span.parent is None and (span.attributes or {}).get("url.path") == path
     ]
     if path == EXCLUDED:
         if roots:

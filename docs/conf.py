@@ -27,7 +27,7 @@ exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
 
 # MyST: ``[text](page.md#a-heading)`` links to headings, ``:::`` fenced directives.
 myst_heading_anchors = 3
-myst_enable_extensions = ["colon_fence", "deflist"]
+myst_enable_extensions = ["attrs_block", "colon_fence", "deflist"]
 
 # autodoc + napoleon: Google-style docstrings (Args:/Returns:/Raises:).
 autodoc_member_order = "bysource"

@@ -98,7 +98,8 @@ def routed_view(view: Callable[[Any, Any], Any], info: Any) -> Callable[[Any, An
 def setup_tracing(registry: Any) -> Tracing:
     """Create the app's Tracing from ``registry.settings``, once; return it.
 
-    The Tracing is also stored at ``registry.settings["ot.tracing"]`` and
+    It is a :class:`~pyramid_tracing.PyramidTracing` (a Tracing), as in pyramid_opentracing,
+    and is also stored at ``registry.settings["ot.tracing"]`` and
     ``registry.settings["ot.tracer"]``, where ``pyramid_opentracing`` code looks for it.
     """
     settings = registry.settings
@@ -111,9 +112,10 @@ def setup_tracing(registry: Any) -> Tracing:
         return existing
     tracing = _tracing_from_settings(settings)
     setattr(registry, REGISTRY_ATTR, tracing)
-    setattr(registry, _SOURCE_ATTR, source)
     settings["ot.tracing"] = tracing
     settings["ot.tracer"] = tracing
+    # Taken after storing it: a ready PyramidTracing it replaced does not make it again.
+    setattr(registry, _SOURCE_ATTR, _source(settings, tracing))
     _warn_about_setup(registry, settings, tracing)
     return tracing
 
@@ -128,16 +130,17 @@ def _source(settings: dict[str, Any], own: Tracing | None) -> list[tuple[str, An
 
 
 def _tracing_from_settings(settings: dict[str, Any]) -> Tracing:
+    # Always a PyramidTracing (a Tracing with pyramid_opentracing 1.0's private methods): 1.0
+    # stored one at ot.tracing whatever the settings, and old code calls its _apply_tracing.
     parsed = TracingSettings.from_settings(settings)
     ready = None if "tracing.tracer" in settings else ready_tracing(settings)
     if ready is None:
-        return Tracing(settings=parsed)
+        return PyramidTracing(settings=parsed)
     # Settings still apply to a Tracing given ready-made, as in pyramid_opentracing.
     if parsed.tracer is None:
         parsed = attrs.evolve(parsed, tracer=ready._given_tracer)
     hook = parsed.start_span_hook or ready._start_span_hook
-    kind = PyramidTracing if isinstance(ready, PyramidTracing) else Tracing
-    return kind(settings=parsed, start_span_cb=hook)
+    return PyramidTracing(settings=parsed, start_span_cb=hook)
 
 
 def _warn_about_setup(registry: Any, settings: dict[str, Any], tracing: Tracing) -> None:

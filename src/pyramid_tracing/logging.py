@@ -3,7 +3,8 @@
 Nothing here touches the root logger or any handler on import: attach
 :class:`TraceContextFilter` to your handlers, or name :class:`TraceFormatter` in the logging
 configuration (``[formatter_generic] class = pyramid_tracing.logging.TraceFormatter``), and
-use ``%(trace_id)s`` and ``%(span_id)s`` in the format.
+use ``%(trace_id)s`` and ``%(span_id)s`` in the format, and ``%(trace_sampled)s`` (whether
+the trace is exported: with a sampler, most ids lead to no trace).
 
 The ids are those of the active span of the current context (the request's span, or a child
 such as a ``@traced`` function's):
@@ -26,11 +27,18 @@ from typing import Any, Final
 
 import opentracing
 
+from ._trace_ids import span_ids
 from ._tracing import current_tracing
 
-__all__ = ["TraceContextFilter", "TraceFormatter", "add_trace_context", "trace_context"]
+__all__ = [
+    "TraceContextFilter",
+    "TraceFormatter",
+    "add_trace_context",
+    "trace_context",
+    "trace_sampled",
+]
 
-_NO_IDS: Final = ("", "")
+_NO_FIELDS: Final = ("", "", False)
 _U64: Final = (1 << 64) - 1
 
 
@@ -40,12 +48,8 @@ def _hex(value: object, digits: int) -> str:
     return "" if value is None else str(value)
 
 
-def trace_context() -> tuple[str, str]:
-    """``(trace_id, span_id)`` of the active span, or ``("", "")`` outside a span.
-
-    The tracer is that of the request being served, else the OpenTracing global tracer.
-    Never raises: a tracer that fails gives empty ids.
-    """
+def _fields() -> tuple[str, str, bool]:
+    """``(trace_id, span_id, sampled)`` of the active span, one lookup; never raises."""
     tracing = current_tracing()
     try:
         if tracing is None:
@@ -56,31 +60,72 @@ def trace_context() -> tuple[str, str]:
                 # OpenTelemetry's current span: no OpenTracing view is made for a log line.
                 ids = backend.active_ids()
                 if ids is None:
-                    return _NO_IDS
-                return format(ids[0], "032x"), format(ids[1], "016x")
+                    return _NO_FIELDS
+                return format(ids[0], "032x"), format(ids[1], "016x"), ids[2]
             tracer = backend.tracer
         if type(tracer) is opentracing.Tracer:
-            return _NO_IDS
+            return _NO_FIELDS
         span = tracer.active_span
         if span is None:
-            return _NO_IDS
+            return _NO_FIELDS
+        found = span_ids(span)
+        sampled = found is not None and found[2]
         context: Any = span.context
         unwrap = getattr(context, "unwrap", None)
         if unwrap is not None:
             # The OpenTelemetry shim: its context wraps OpenTelemetry's, with W3C-sized ids.
             otel_context = unwrap()
-            return format(otel_context.trace_id, "032x"), format(otel_context.span_id, "016x")
-        return _hex(getattr(context, "trace_id", None), 16), _hex(
-            getattr(context, "span_id", None), 16
+            return (
+                format(otel_context.trace_id, "032x"),
+                format(otel_context.span_id, "016x"),
+                sampled,
+            )
+        return (
+            _hex(getattr(context, "trace_id", None), 16),
+            _hex(getattr(context, "span_id", None), 16),
+            sampled,
         )
     except Exception:
         # Logging must never fail because of tracing; a failure here is not worth a log line
         # either (it would be logged through this very filter).
-        return _NO_IDS
+        return _NO_FIELDS
+
+
+def trace_context() -> tuple[str, str]:
+    """``(trace_id, span_id)`` of the active span, or ``("", "")`` outside a span.
+
+    The tracer is that of the request being served, else the OpenTracing global tracer.
+    Never raises: a tracer that fails gives empty ids.
+    """
+    trace_id, span_id, _ = _fields()
+    return trace_id, span_id
+
+
+def trace_sampled() -> bool:
+    """Whether the active span is sampled: its trace is exported. ``False`` outside a span.
+
+    With a sampler (``tracing.otel.sampler = traceidratio``, a jaeger-client probabilistic
+    sampler) an unsampled request still has ids, and its log lines carry them, but no trace
+    has them. MockTracer samples everything. Never raises: a tracer that fails gives ``False``.
+
+    .. versionadded:: 0.2.0
+    """
+    return _fields()[2]
+
+
+def _set_fields(record: logging.LogRecord) -> None:
+    """Set the fields a record does not carry yet, with one look at the active span."""
+    if hasattr(record, "trace_id") and hasattr(record, "trace_sampled"):
+        return
+    trace_id, span_id, sampled = _fields()
+    if not hasattr(record, "trace_id"):
+        record.trace_id, record.span_id = trace_id, span_id
+    if not hasattr(record, "trace_sampled"):
+        record.trace_sampled = sampled
 
 
 class TraceContextFilter(logging.Filter):
-    """A :class:`logging.Filter` that sets ``trace_id`` and ``span_id`` on every record.
+    """A :class:`logging.Filter` that sets ``trace_id``, ``span_id`` and ``trace_sampled``.
 
     Attach it to a handler (a filter on a logger does not see the records of its children).
     It never drops a record, and keeps ids a record already carries.
@@ -88,13 +133,15 @@ class TraceContextFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Add the ids to ``record``; always keep it."""
-        if not hasattr(record, "trace_id"):
-            record.trace_id, record.span_id = trace_context()
+        _set_fields(record)
         return True
 
 
 class TraceFormatter(logging.Formatter):
-    """A :class:`logging.Formatter` whose format may use ``%(trace_id)s`` and ``%(span_id)s``.
+    """A :class:`logging.Formatter` whose format may use the trace fields of the filter.
+
+    ``%(trace_id)s``, ``%(span_id)s`` and ``%(trace_sampled)s``, as
+    :class:`TraceContextFilter` sets them.
 
     It takes the arguments of :class:`logging.Formatter`, so a ``logging.config.fileConfig``
     (or PasteDeploy) INI file can name it: ``class = pyramid_tracing.logging.TraceFormatter``.
@@ -102,21 +149,21 @@ class TraceFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """Add the ids to ``record`` (unless it has them), then format it."""
-        if not hasattr(record, "trace_id"):
-            record.trace_id, record.span_id = trace_context()
+        _set_fields(record)
         return super().format(record)
 
 
 def add_trace_context(
     logger: object, method_name: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    """A structlog processor adding ``trace_id`` and ``span_id`` to the event dict.
+    """A structlog processor adding ``trace_id``, ``span_id`` and ``trace_sampled``.
 
     Outside a span it adds nothing (a structlog renderer needs no placeholder); keys already in
     the event are kept.
     """
-    trace_id, span_id = trace_context()
+    trace_id, span_id, sampled = _fields()
     if trace_id:
         event_dict.setdefault("trace_id", trace_id)
         event_dict.setdefault("span_id", span_id)
+        event_dict.setdefault("trace_sampled", sampled)
     return event_dict

@@ -472,7 +472,7 @@ def _backend_spans(native: bool, semconv: str) -> list[Any]:
     tracer: Any = otel.tracer_from_settings(**{"tracing.otel.exporter": "memory"})
     exporter = otel.memory_exporter(tracer)
     # The OpenTracing backend over the shim, with the adjustments of the OpenTracing view
-    # (span.kind to the kind, error=true to the ERROR status): how 0.2 traced with OpenTelemetry.
+    # (span.kind to the kind, error=true to the ERROR status): how OpenTelemetry was traced before.
     settings["tracing.tracer"] = tracer if native else tracer.opentracing_view()
 
     @traced("greeting")

@@ -65,7 +65,7 @@ class OtelTracer(opentracing.Tracer):
         late_attributes: the sampler decides without the start attributes (the SDK's own
             samplers do): a span starts without them and gets them only if it records.
 
-    .. versionadded:: 0.3.0
+    .. versionadded:: 0.2.0
     """
 
     # tracing.semconv defaults to OpenTelemetry's conventions for this tracer (_settings.py).

@@ -23,6 +23,7 @@ from pyramid_tracing.logging import (
     TraceFormatter,
     add_trace_context,
     trace_context,
+    trace_sampled,
 )
 
 from ..instrument.conftest import Kit, Record, make_app
@@ -49,7 +50,7 @@ def handler() -> Iterator[ListHandler]:
     """A handler with the filter and an id-using format, on this module's logger only."""
     made = ListHandler()
     made.addFilter(TraceContextFilter())
-    made.setFormatter(logging.Formatter("%(trace_id)s/%(span_id)s %(message)s"))
+    made.setFormatter(logging.Formatter("%(trace_id)s/%(span_id)s%(trace_sampled).1s %(message)s"))
     log.addHandler(made)
     log.setLevel(logging.INFO)
     try:
@@ -84,23 +85,25 @@ def test_log_records_carry_the_active_span_ids(kit: Kit, handler: ListHandler) -
     server_ids = expected_ids(kit, records["logs"])
     child_ids = expected_ids(kit, records["child"])
     assert handler.lines == [
-        f"{server_ids[0]}/{server_ids[1]} in the view",
-        f"{child_ids[0]}/{child_ids[1]} in the child",
+        f"{server_ids[0]}/{server_ids[1]}T in the view",
+        f"{child_ids[0]}/{child_ids[1]}T in the child",
     ]
     assert server_ids[0] == child_ids[0]
 
 
 def test_outside_a_span_the_ids_are_empty_and_formats_work(handler: ListHandler) -> None:
-    """Outside any span both ids are empty strings, so the format still renders."""
+    """Outside any span both ids are empty strings and trace_sampled false: formats render."""
     log.info("no span")
-    assert handler.lines == ["/ no span"]
+    assert handler.lines == ["/F no span"]
     assert trace_context() == ("", "")
+    assert trace_sampled() is False
 
 
 def test_ids_already_on_a_record_are_kept(handler: ListHandler) -> None:
-    """A record that carries a trace_id (from extra=) keeps it."""
+    """A record that carries a trace_id (from extra=) keeps it, and gets trace_sampled."""
     log.info("given", extra={"trace_id": "abc", "span_id": "def"})
-    assert handler.lines == ["abc/def given"]
+    log.info("given", extra={"trace_id": "abc", "span_id": "def", "trace_sampled": True})
+    assert handler.lines == ["abc/defF given", "abc/defT given"]
 
 
 def test_trace_formatter_formats_the_ids_without_a_filter() -> None:
@@ -216,7 +219,13 @@ def test_structlog_processor_renders_the_ids(kit: Kit) -> None:
     [server] = kit.records()
     inside, outside = (json.loads(line) for line in out.getvalue().splitlines())
     trace_id, span_id = expected_ids(kit, server)
-    assert inside == {"amount": 3, "event": "charged", "span_id": span_id, "trace_id": trace_id}
+    assert inside == {
+        "amount": 3,
+        "event": "charged",
+        "span_id": span_id,
+        "trace_id": trace_id,
+        "trace_sampled": True,
+    }
     assert outside == {"event": "outside"}
 
 
@@ -237,4 +246,4 @@ def test_a_failing_tracer_gives_empty_ids(handler: ListHandler) -> None:
         lambda config: (config.add_route("b", "/b"), config.add_view(view, route_name="b")),
     )
     app.get("/b")
-    assert handler.lines == ["/ still logged"]
+    assert handler.lines == ["/F still logged"]
