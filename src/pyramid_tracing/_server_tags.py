@@ -10,6 +10,7 @@ from opentracing import Span
 from opentracing.ext import tags as ext_tags
 from pyramid.httpexceptions import HTTPException
 
+from ._naming import route_template
 from ._semconv import BOTH, OPENTRACING, STABLE, fail_with_status, record_error, server_start
 from ._tags import TagPolicy
 from ._urls import url_tag
@@ -102,10 +103,7 @@ def tag_result(
     status = _status(request, response, exception, escaped)
     pattern = None
     if route is not None:
-        try:
-            pattern = route.pattern
-        except AttributeError:  # users' test doubles of routes may have none
-            pattern = None
+        pattern = route_template(route)  # users' test doubles of routes may have none
     if type(span) is batch_type:
         # The OpenTelemetry shim: one set_attributes call on its span (one lock, one
         # validation pass) instead of a set_tag, each with both, per tag.
@@ -173,7 +171,7 @@ def _tag_result_stable(
     if route is not None:
         if both:
             span.set_tag("pyramid.route", route.name)
-        pattern = getattr(route, "pattern", None)
+        pattern = route_template(route)
         if pattern is not None:
             span.set_tag("http.route", pattern)
     if status is not None:
