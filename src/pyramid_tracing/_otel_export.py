@@ -25,6 +25,8 @@ from typing import Any, Final
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from ._export_report import Answers, guard_loggers
+
 __all__ = ["ReportingExporter", "flush_on_sigterm", "register_exit", "shutdown_bounded"]
 
 logger = logging.getLogger("pyramid_tracing")
@@ -81,6 +83,7 @@ _quiet_installed = False
 
 def _install_filter() -> None:
     global _quiet_installed
+    guard_loggers(logger.name, *_NOISY_LOGGERS)
     if not _quiet_installed:
         _quiet_installed = True
         for name in _NOISY_LOGGERS:
@@ -88,12 +91,19 @@ def _install_filter() -> None:
 
 
 class ReportingExporter(SpanExporter):
-    """An exporter wrapper that reports an unreachable collector once and counts losses."""
+    """An exporter wrapper that reports an unreachable collector once and counts losses.
 
-    def __init__(self, exporter: SpanExporter, endpoint: str) -> None:
+    ``answers`` sees the collector's HTTP answers (see :func:`._export_report.http_session`):
+    the warning then says what it answered instead of calling it unreachable.
+    """
+
+    def __init__(
+        self, exporter: SpanExporter, endpoint: str, answers: Answers | None = None
+    ) -> None:
         _install_filter()
         self._exporter = exporter
         self.endpoint = endpoint
+        self._answers = answers
         #: Spans that could not be delivered (failed or aborted batches).
         self.dropped = 0
         self._down = False
@@ -119,10 +129,12 @@ class ReportingExporter(SpanExporter):
                 self.dropped += len(spans)
             return SpanExportResult.FAILURE
         self.exporting = True
+        if self._answers is not None:
+            self._answers.last = None
         try:
             result = self._exporter.export(spans)
         except Exception as exc:
-            logger.debug("pyramid_tracing: the OTLP exporter raised %r", exc)
+            logger.debug("the OTLP exporter raised %r", exc)
             result = SpanExportResult.FAILURE
         finally:
             self.exporting = False
@@ -130,9 +142,7 @@ class ReportingExporter(SpanExporter):
             with self._lock:
                 was_down, self._down = self._down, False
             if was_down:
-                logger.warning(
-                    "pyramid_tracing: the collector at %s is reachable again", self.endpoint
-                )
+                logger.warning("the collector at %s accepts spans again", self.endpoint)
         else:
             with self._lock:
                 self.dropped += len(spans)
@@ -140,14 +150,16 @@ class ReportingExporter(SpanExporter):
         return result
 
     def mark_down(self) -> None:
-        """Warn that the collector is unreachable, unless already warned (or given up)."""
+        """Warn that the collector failed (what it answered, or unreachable), once an outage."""
         with self._lock:
             was_down, self._down = self._down, True
         if not was_down and not self._aborted:
+            answer = None if self._answers is None else self._answers.last
             logger.warning(
-                "pyramid_tracing: cannot export spans to the collector at %s; spans are dropped "
-                "until it is reachable (no further warning until then)",
+                "the collector at %s %s; spans are dropped until it accepts them (no further "
+                "warning until then)",
                 self.endpoint,
+                "is unreachable" if answer is None else answer,
             )
 
     def abort(self) -> None:
@@ -164,7 +176,7 @@ class ReportingExporter(SpanExporter):
         try:
             self._exporter.shutdown()
         except Exception as exc:
-            logger.debug("pyramid_tracing: shutting the OTLP exporter down raised %r", exc)
+            logger.debug("shutting the OTLP exporter down raised %r", exc)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Flush the wrapped exporter."""
@@ -196,7 +208,7 @@ def shutdown_bounded(
         try:
             provider.shutdown()
         except Exception as exc:
-            logger.debug("pyramid_tracing: shutting the tracer provider down raised %r", exc)
+            logger.debug("shutting the tracer provider down raised %r", exc)
         finally:
             done.set()
 
@@ -223,8 +235,8 @@ def _report_at_exit(dropped: int, reporters: Sequence[ReportingExporter]) -> Non
     raise_exceptions, logging.raiseExceptions = logging.raiseExceptions, False
     try:
         logger.warning(
-            "pyramid_tracing: %d span(s) were not exported to %s (the collector was "
-            "unreachable or too slow at exit)",
+            "%d span(s) were not exported to %s (the collector was unreachable, answered "
+            "with an error, or was too slow at exit)",
             dropped,
             endpoints,
         )

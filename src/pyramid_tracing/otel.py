@@ -77,6 +77,7 @@ try:
     from opentelemetry.util._decorator import _agnosticcontextmanager
 except ImportError:  # pragma: no cover - older releases (1.20) used contextmanager
     from contextlib import contextmanager as _agnosticcontextmanager  # type: ignore[assignment]
+from ._export_report import Answers, http_session
 from ._otel_export import ReportingExporter, flush_on_sigterm, register_exit, shutdown_bounded
 
 __all__ = [
@@ -283,8 +284,12 @@ def _otlp_exporter(config: OtelConfig) -> ReportingExporter:
         else:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
+            answers = Answers()
             exporter = OTLPSpanExporter(
-                endpoint=config.endpoint, headers=config.headers, timeout=config.timeout
+                endpoint=config.endpoint,
+                headers=config.headers,
+                timeout=config.timeout,
+                session=http_session(answers),
             )
     except ImportError as exc:
         msg = (
@@ -293,7 +298,7 @@ def _otlp_exporter(config: OtelConfig) -> ReportingExporter:
         )
         raise ConfigurationError(msg) from exc
     endpoint = config.endpoint or str(getattr(exporter, "_endpoint", "the default endpoint"))
-    return ReportingExporter(exporter, endpoint)
+    return ReportingExporter(exporter, endpoint, None if grpc else answers)
 
 
 class _KindProvider(otel_trace.TracerProvider):
