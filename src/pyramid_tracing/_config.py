@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
-import warnings
 from collections.abc import Callable
 from typing import Any, Final, cast
 
@@ -16,10 +14,12 @@ from pyramid.tweens import EXCVIEW
 from pyramid.viewderivers import INGRESS
 
 from ._compat import PyramidTracing, ready_tracing
+from ._parsing import did_you_mean
 from ._request import PerRequest
-from ._settings import TracingSettings
+from ._settings import TracingSettings, check_settings
 from ._state import REGISTRY_ATTR, REQUEST_ATTR, RequestState, request_state
 from ._tracing import Tracing
+from ._warn import warn_user
 
 __all__ = ["TWEEN_NAME", "includeme", "setup_tracing"]
 
@@ -51,6 +51,7 @@ def includeme(config: Any) -> None:
     if getattr(registry, _INCLUDED_ATTR, False):
         return
     setattr(registry, _INCLUDED_ATTR, True)
+    check_settings(registry.settings or {})
     from ._instrument import include_instrumentation
 
     # Over pyramid_tm's tween too (when it is there): the server span covers the commit.
@@ -144,24 +145,22 @@ def _warn_about_setup(registry: Any, settings: dict[str, Any], tracing: Tracing)
     if explicit and tracing.settings.trace_all:
         names = aslist(explicit) if isinstance(explicit, str) else list(explicit)
         if not _TWEEN_NAMES.intersection(names):
-            warnings.warn(
+            warn_user(
                 "pyramid.tweens lists the tweens explicitly and does not list "
                 f"{TWEEN_NAME!r}: requests will not be traced. Add it over "
                 "'pyramid.tweens.excview_tween_factory'.",
                 UserWarning,
-                stacklevel=2,
             )
     try:
         scope_manager = tracing.tracer.scope_manager
     except Exception:
         return
     if isinstance(scope_manager, ThreadLocalScopeManager):
-        warnings.warn(
+        warn_user(
             f"The tracer {tracing.tracer!r} uses a thread-local scope manager: the active span "
             "will not follow asyncio tasks or copied contexts. Create the tracer with "
             "scope_manager=pyramid_tracing.ScopeManager().",
             UserWarning,
-            stacklevel=2,
         )
 
 
@@ -181,12 +180,10 @@ def _warn_about_attributes(registry: Any) -> None:
     for name in names:
         if name in known:
             continue
-        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        warnings.warn(
+        hint = did_you_mean(name, known, cutoff=0.75)
+        warn_user(
             f"The traced attribute {name!r} (setting 'tracing.traced_attributes') is not an "
             f"attribute of Pyramid's request, so it is only recorded if your code sets it on "
             f"each request.{hint}",
             UserWarning,
-            stacklevel=2,
         )

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +14,7 @@ pytest.importorskip("opentelemetry.exporter.otlp.proto.http")
 from pyramid_tracing import otel
 from tests.helpers.live import refused_url
 from tests.helpers.otel_globals import reset_otel_globals
-from tests.helpers.production import ROOT, environment
+from tests.helpers.production import run_python
 from tests.helpers.receiver import receiving
 
 DROPPED = "; spans are dropped until it accepts them (no further warning until then)"
@@ -140,15 +138,7 @@ def test_a_pytest_run_with_nothing_listening_prints_no_logging_error(tmp_path: P
     """pytest on an app exporting to a dead collector: the exit prints no logging error."""
     tests = tmp_path / "test_app.py"
     tests.write_text(APP_TESTS.replace("ENDPOINT", repr(refused_url())))
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tests)],
-        capture_output=True,
-        text=True,
-        env=environment(),
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
+    result = run_python("-m", "pytest", "-q", "-p", "no:cacheprovider", str(tests), timeout=120)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "2 passed" in result.stdout
