@@ -9,7 +9,6 @@ import attrs
 from opentracing.scope_managers import ThreadLocalScopeManager
 from pyramid.interfaces import PHASE3_CONFIG, IRequestExtensions
 from pyramid.request import Request as PyramidRequest
-from pyramid.settings import aslist
 from pyramid.tweens import EXCVIEW
 from pyramid.viewderivers import INGRESS
 
@@ -19,19 +18,13 @@ from ._request import PerRequest
 from ._settings import TracingSettings, check_settings
 from ._state import REGISTRY_ATTR, REQUEST_ATTR, RequestState, request_state
 from ._tracing import Tracing
+from ._tween_order import TRACING_TWEEN, warn_about_tween_order
 from ._warn import warn_user
 
 __all__ = ["TWEEN_NAME", "includeme", "setup_tracing"]
 
 #: The dotted name under which the tween is registered.
-TWEEN_NAME: Final = "pyramid_tracing.tracing_tween_factory"
-_TWEEN_NAMES: Final = frozenset(
-    {
-        TWEEN_NAME,
-        "pyramid_tracing.opentracing_tween_factory",
-        "pyramid_tracing._tween.tracing_tween_factory",
-    }
-)
+TWEEN_NAME: Final = TRACING_TWEEN
 _INCLUDED_ATTR: Final = "_pyramid_tracing_included"
 # The settings the app's Tracing was made from, to make it again if they change before the
 # tween factory runs (pyramid_opentracing re-read them at each call of its factory).
@@ -141,16 +134,11 @@ def _tracing_from_settings(settings: dict[str, Any]) -> Tracing:
 
 
 def _warn_about_setup(registry: Any, settings: dict[str, Any], tracing: Tracing) -> None:
-    explicit = settings.get("pyramid.tweens")
-    if explicit and tracing.settings.trace_all:
-        names = aslist(explicit) if isinstance(explicit, str) else list(explicit)
-        if not _TWEEN_NAMES.intersection(names):
-            warn_user(
-                "pyramid.tweens lists the tweens explicitly and does not list "
-                f"{TWEEN_NAME!r}: requests will not be traced. Add it over "
-                "'pyramid.tweens.excview_tween_factory'.",
-                UserWarning,
-            )
+    warn_about_tween_order(
+        settings,
+        trace=tracing.settings.trace_all,
+        transaction="transaction" in tracing.settings.instrument,
+    )
     try:
         scope_manager = tracing.tracer.scope_manager
     except Exception:
