@@ -4,9 +4,9 @@
   of the :class:`requests.Session` it is given (``OTLPSpanExporter(session=...)``), so that a
   failed export is told apart: no answer (unreachable: refused, timed out) or an answer
   (``answered 404 Not Found``).
-* :class:`ClosedStreamGuard` drops a record that a handler would write to a closed stream:
-  a test runner closes the streams it captured before the exporter's thread logs at exit,
-  and the logging module would print a ``--- Logging error ---`` block for each record.
+* :class:`ClosedStreamGuard` keeps a record away from a handler whose stream is closed: a
+  test runner closes the streams it captured before the exporter's thread logs at exit, and
+  the logging module would print a ``--- Logging error ---`` block for each record.
 """
 
 from __future__ import annotations
@@ -69,20 +69,31 @@ def http_session(answers: Answers) -> requests.Session | None:
 
 
 class ClosedStreamGuard(logging.Filter):
-    """Drops a record when a handler it would reach writes to a closed stream."""
+    """Keeps a record away from the handlers whose stream is closed, and only from those."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Whether no handler the record would reach has a closed stream."""
-        logger: logging.Logger | None = logging.getLogger(record.name)
-        handled = False
-        while logger is not None:
-            for handler in logger.handlers:
-                handled = True
-                if _closed(handler):
-                    return False
-            logger = logger.parent if logger.propagate else None
-        # No handler at all: the logging module's last resort writes to sys.stderr.
-        return handled or logging.lastResort is None or not _closed(logging.lastResort)
+        """True when no handler the record would reach is closed; else it emits it itself."""
+        handlers = _reached(logging.getLogger(record.name))
+        if not any(_closed(handler) for handler in handlers):
+            return True
+        # What Logger.callHandlers does, without the closed ones: a handler left behind by a
+        # test runner must not silence the others (pytest's caplog, a file).
+        for handler in handlers:
+            if not _closed(handler) and record.levelno >= handler.level:
+                handler.handle(record)
+        return False
+
+
+def _reached(logger: logging.Logger) -> list[logging.Handler]:
+    """The handlers a record of ``logger`` reaches, or the last resort when there is none."""
+    handlers: list[logging.Handler] = []
+    current: logging.Logger | None = logger
+    while current is not None:
+        handlers.extend(current.handlers)
+        current = current.parent if current.propagate else None
+    if not handlers and logging.lastResort is not None:
+        handlers.append(logging.lastResort)
+    return handlers
 
 
 def _closed(handler: logging.Handler) -> bool:

@@ -83,11 +83,12 @@ _quiet_installed = False
 
 def _install_filter() -> None:
     global _quiet_installed
-    guard_loggers(logger.name, *_NOISY_LOGGERS)
     if not _quiet_installed:
         _quiet_installed = True
         for name in _NOISY_LOGGERS:
             logging.getLogger(name).addFilter(_quiet)
+    # After _quiet: the guard may hand a record to the handlers itself.
+    guard_loggers(logger.name, *_NOISY_LOGGERS)
 
 
 class ReportingExporter(SpanExporter):
