@@ -8,6 +8,7 @@ from ._clients import traced_httpx_async_client, traced_httpx_client, traced_req
 from ._compat import PyramidTracer, PyramidTracing
 from ._config import includeme
 from ._context import ContextExecutor, context_propagating
+from ._instrument import transaction_tween_factory
 from ._request import RequestTracing, request_tracing
 from ._scope import ScopeManager
 from ._settings import TracingSettings
@@ -37,4 +38,5 @@ __all__ = [
     "traced_httpx_client",
     "traced_requests_session",
     "tracing_tween_factory",
+    "transaction_tween_factory",
 ]

@@ -9,7 +9,6 @@ in :mod:`._tween`; its submodules are :mod:`pyramid_tracing.tracing` and
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, cast
 
 import attrs
@@ -22,6 +21,7 @@ from ._parsing import call, resolve
 from ._settings import TracingSettings, is_tracing
 from ._state import request_state
 from ._tracing import Tracing
+from ._warn import warn_user
 from .typing import OperationNameFunc, Request, StartSpanHook
 
 __all__ = ["PyramidTracer", "PyramidTracing", "ready_tracing"]
@@ -105,10 +105,9 @@ def ready_tracing(settings: dict[str, Any]) -> Tracing | None:
     for key in ("ot.tracing", "ot.tracer"):
         value = settings.get(key)
         if is_tracing(value):
-            warnings.warn(
+            warn_user(
                 f"The setting {key!r} is deprecated: use 'tracing.tracer' with the tracer.",
                 DeprecationWarning,
-                stacklevel=4,
             )
             return cast("Tracing", value)
     key = "ot.tracing_callable"

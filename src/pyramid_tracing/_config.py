@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
-import warnings
 from collections.abc import Callable
 from typing import Any, Final, cast
 
@@ -11,28 +9,23 @@ import attrs
 from opentracing.scope_managers import ThreadLocalScopeManager
 from pyramid.interfaces import PHASE3_CONFIG, IRequestExtensions
 from pyramid.request import Request as PyramidRequest
-from pyramid.settings import aslist
 from pyramid.tweens import EXCVIEW
 from pyramid.viewderivers import INGRESS
 
 from ._backends.opentracing import OpenTracingBackend
 from ._compat import PyramidTracing, ready_tracing
+from ._parsing import did_you_mean
 from ._request import PerRequest
-from ._settings import TracingSettings
+from ._settings import TracingSettings, check_settings
 from ._state import REGISTRY_ATTR, REQUEST_ATTR, RequestState, request_state
 from ._tracing import Tracing
+from ._tween_order import TRACING_TWEEN, warn_about_tween_order
+from ._warn import warn_user
 
 __all__ = ["TWEEN_NAME", "includeme", "setup_tracing"]
 
 #: The dotted name under which the tween is registered.
-TWEEN_NAME: Final = "pyramid_tracing.tracing_tween_factory"
-_TWEEN_NAMES: Final = frozenset(
-    {
-        TWEEN_NAME,
-        "pyramid_tracing.opentracing_tween_factory",
-        "pyramid_tracing._tween.tracing_tween_factory",
-    }
-)
+TWEEN_NAME: Final = TRACING_TWEEN
 _INCLUDED_ATTR: Final = "_pyramid_tracing_included"
 # The settings the app's Tracing was made from, to make it again if they change before the
 # tween factory runs (pyramid_opentracing re-read them at each call of its factory).
@@ -52,6 +45,7 @@ def includeme(config: Any) -> None:
     if getattr(registry, _INCLUDED_ATTR, False):
         return
     setattr(registry, _INCLUDED_ATTR, True)
+    check_settings(registry.settings or {})
     from ._instrument import include_instrumentation
 
     # Over pyramid_tm's tween too (when it is there): the server span covers the commit.
@@ -144,17 +138,11 @@ def _tracing_from_settings(settings: dict[str, Any]) -> Tracing:
 
 
 def _warn_about_setup(registry: Any, settings: dict[str, Any], tracing: Tracing) -> None:
-    explicit = settings.get("pyramid.tweens")
-    if explicit and tracing.settings.trace_all:
-        names = aslist(explicit) if isinstance(explicit, str) else list(explicit)
-        if not _TWEEN_NAMES.intersection(names):
-            warnings.warn(
-                "pyramid.tweens lists the tweens explicitly and does not list "
-                f"{TWEEN_NAME!r}: requests will not be traced. Add it over "
-                "'pyramid.tweens.excview_tween_factory'.",
-                UserWarning,
-                stacklevel=2,
-            )
+    warn_about_tween_order(
+        settings,
+        trace=tracing.settings.trace_all,
+        transaction="transaction" in tracing.settings.instrument,
+    )
     if not isinstance(tracing._backend, OpenTracingBackend):
         return  # OpenTelemetry's context is contextvars; its OpenTracing view is not built
     try:
@@ -162,12 +150,11 @@ def _warn_about_setup(registry: Any, settings: dict[str, Any], tracing: Tracing)
     except Exception:
         return
     if isinstance(scope_manager, ThreadLocalScopeManager):
-        warnings.warn(
+        warn_user(
             f"The tracer {tracing.tracer!r} uses a thread-local scope manager: the active span "
             "will not follow asyncio tasks or copied contexts. Create the tracer with "
             "scope_manager=pyramid_tracing.ScopeManager().",
             UserWarning,
-            stacklevel=2,
         )
 
 
@@ -187,12 +174,10 @@ def _warn_about_attributes(registry: Any) -> None:
     for name in names:
         if name in known:
             continue
-        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        warnings.warn(
+        hint = did_you_mean(name, known, cutoff=0.75)
+        warn_user(
             f"The traced attribute {name!r} (setting 'tracing.traced_attributes') is not an "
             f"attribute of Pyramid's request, so it is only recorded if your code sets it on "
             f"each request.{hint}",
             UserWarning,
-            stacklevel=2,
         )

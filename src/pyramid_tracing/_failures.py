@@ -47,7 +47,7 @@ class FailureLog:
         # A broken logging setup must not break requests either.
         with contextlib.suppress(Exception):
             logger.warning(
-                "pyramid_tracing: %s failed with %s; the request goes on untouched "
+                "%s failed with %s; the request goes on untouched "
                 "(%d more such failures since the last message)",
                 where,
                 type(exc).__name__,

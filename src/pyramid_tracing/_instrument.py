@@ -9,18 +9,17 @@ is reported through :data:`~pyramid_tracing._failures.failures`, never raised.
 from __future__ import annotations
 
 import sys
-import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from opentracing.ext import tags as ext_tags
 from pyramid.exceptions import ConfigurationError
 from pyramid.interfaces import IRendererFactory, ITweens
-from pyramid.settings import aslist
 from pyramid.tweens import EXCVIEW, INGRESS
 
 from ._failures import failures
 from ._tracing import Tracing, current_tracing, get_tracing
+from ._tween_order import TRANSACTION_TWEEN
 from .typing import Request, Response
 
 __all__ = [
@@ -33,7 +32,6 @@ __all__ = [
 ]
 
 #: The dotted name of the tween that follows pyramid_tm's transactions.
-TRANSACTION_TWEEN: Final = "pyramid_tracing._instrument.transaction_tween_factory"
 _PYRAMID_TM_TWEEN: Final = "pyramid_tm.tm_tween_factory"
 _SYNCH_ATTR: Final = "_pyramid_tracing_transaction_spans"
 
@@ -77,8 +75,6 @@ def _setup(registry: Any) -> None:
     instrument = tracing.settings.instrument
     if "render" in instrument:
         wrap_renderers(registry, tracing)
-    if "transaction" in instrument:
-        _warn_about_explicit_tweens(registry.settings or {})
     if "sqlalchemy" in instrument:
         try:
             from . import sqlalchemy
@@ -89,21 +85,6 @@ def _setup(registry: Any) -> None:
             )
             raise ConfigurationError(msg) from exc
         sqlalchemy.instrument()
-
-
-def _warn_about_explicit_tweens(settings: dict[str, Any]) -> None:
-    explicit = settings.get("pyramid.tweens")
-    if not explicit:
-        return
-    names = aslist(explicit) if isinstance(explicit, str) else list(explicit)
-    if _PYRAMID_TM_TWEEN in names and TRANSACTION_TWEEN not in names:
-        warnings.warn(
-            f"pyramid.tweens lists {_PYRAMID_TM_TWEEN!r} but not {TRANSACTION_TWEEN!r}: the "
-            "transaction will not be traced. Add it right under pyramid_tm's tween, or remove "
-            "'transaction' from tracing.instrument.",
-            UserWarning,
-            stacklevel=2,
-        )
 
 
 def start_child(tracing: Tracing, name: str, tags: Mapping[str, object]) -> Any:
@@ -286,8 +267,19 @@ def _has_pyramid_tm(registry: Any) -> bool:
 def transaction_tween_factory(handler: Handler, registry: Any) -> Handler:
     """The tween under pyramid_tm's that follows the request's transaction.
 
-    It is ``handler`` itself (no cost per request) unless ``tracing.instrument`` lists
-    ``transaction`` and pyramid_tm's tween is in the chain.
+    ``config.include('pyramid_tracing')`` places it; an explicit ``pyramid.tweens`` list names
+    it ``pyramid_tracing.transaction_tween_factory``, right under
+    ``pyramid_tm.tm_tween_factory``. It is ``handler`` itself (no cost per request) unless
+    ``tracing.instrument`` lists ``transaction`` and pyramid_tm's tween is in the chain.
+
+    Args:
+        handler: the next tween (or Pyramid's main handler).
+        registry: the application's registry.
+
+    Returns:
+        The tween, or ``handler`` when there is nothing to follow.
+
+    .. versionadded:: 0.2.0
     """
     tracing = get_tracing(registry)
     if "transaction" not in tracing.settings.instrument or not _has_pyramid_tm(registry):

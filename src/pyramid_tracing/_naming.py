@@ -12,7 +12,20 @@ from pyramid.traversal import DefaultRootFactory
 
 from .typing import OperationNameFunc, Request
 
-__all__ = ["namer"]
+__all__ = ["namer", "route_template"]
+
+
+def route_template(route: object) -> str | None:
+    """The matched route's pattern with one leading ``/``, or None for a route without one.
+
+    Pyramid matches every pattern as if it started with ``/``, but stores it as written: a
+    route added under ``config.include(..., route_prefix='v1')`` has the pattern
+    ``v1/buckets``. Span names and ``http.route`` show ``/v1/buckets``, as the request does.
+    """
+    pattern: str | None = getattr(route, "pattern", None)
+    if pattern is None or pattern[:1] == "/":
+        return pattern
+    return "/" + pattern
 
 
 def _traversal_name(request: Request) -> str:
@@ -47,7 +60,7 @@ def _name_by_pattern(request: Request) -> str:
     route = getattr(request, "matched_route", None)
     if route is None:
         return _traversal_name(request)
-    pattern = getattr(route, "pattern", None)
+    pattern = route_template(route)
     name: str = route.name if pattern is None else pattern
     return name
 
@@ -56,7 +69,7 @@ def _name_by_method_route(request: Request) -> str:
     route = getattr(request, "matched_route", None)
     if route is None:
         return _traversal_name(request)
-    pattern = getattr(route, "pattern", None)
+    pattern = route_template(route)
     return f"{request.method} {route.name if pattern is None else pattern}"
 
 

@@ -181,7 +181,13 @@ def _exporters(value: object) -> tuple[str, ...]:
         names = ()
     unknown = [name for name in names if name not in EXPORTERS]
     if not names or unknown:
-        raise fail(key, value, f"Expected one or more of {allowed}.")
+        raise fail(
+            key,
+            value,
+            f"Expected one or more of {allowed}.",
+            choices=EXPORTERS,
+            word=unknown[0] if unknown else None,
+        )
     if "none" in names and len(names) > 1:
         raise fail(key, value, "'none' cannot be combined with another exporter.")
     return tuple(dict.fromkeys(names))
@@ -199,7 +205,13 @@ def _protocol(settings: Mapping[str, object], env: Mapping[str, str]) -> str:
             return "http/protobuf"
     protocol = value.strip().lower() if isinstance(value, str) else value
     if protocol not in PROTOCOLS:
-        raise fail(key, value, f"Expected one of {', '.join(PROTOCOLS)}.")
+        raise fail(
+            key,
+            value,
+            f"Expected one of {', '.join(PROTOCOLS)}.",
+            choices=PROTOCOLS,
+            word=protocol,
+        )
     assert isinstance(protocol, str)
     return protocol
 
@@ -308,7 +320,9 @@ def _sampler(
             )
     name = value.strip().lower() if isinstance(value, str) else value
     if name not in SAMPLERS:
-        raise fail(key, value, f"Expected one of {', '.join(SAMPLERS)}.")
+        raise fail(
+            key, value, f"Expected one of {', '.join(SAMPLERS)}.", choices=SAMPLERS, word=name
+        )
     assert isinstance(name, str)
     if name not in _RATIO_SAMPLERS:
         if not _unset(arg):

@@ -6,6 +6,8 @@ is allowed. A leaf module: it imports nothing from the package.
 
 from __future__ import annotations
 
+import difflib
+import pkgutil
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, cast
@@ -26,6 +28,7 @@ __all__ = [
     "as_patterns",
     "as_positive_int",
     "call",
+    "did_you_mean",
     "fail",
     "is_tracer",
     "is_unset",
@@ -40,8 +43,35 @@ _FALSE: Final = frozenset({"false", "no", "off", "0"})
 _resolver = DottedNameResolver()
 
 
-def fail(key: str, value: object, allowed: str) -> ConfigurationError:
-    msg = f"Invalid value for setting {key!r}: {value!r}. {allowed}"
+def did_you_mean(
+    word: object, choices: Iterable[str], *, prefix: str = "", cutoff: float = 0.6
+) -> str:
+    """`` Did you mean 'otlp'?``: the closest of ``choices`` to ``word``, or ``""``.
+
+    ``prefix`` is shared by every choice: compared without it (it would make every choice
+    look close), and shown with it.
+    """
+    if not isinstance(word, str):
+        return ""
+    suffixes = sorted(choice[len(prefix) :] for choice in choices)
+    close = difflib.get_close_matches(word[len(prefix) :], suffixes, n=1, cutoff=cutoff)
+    return f" Did you mean {prefix + close[0]!r}?" if close else ""
+
+
+def fail(
+    key: str,
+    value: object,
+    allowed: str,
+    *,
+    choices: Iterable[str] = (),
+    word: object = None,
+) -> ConfigurationError:
+    """The error for an invalid value: the key, the value, what is allowed.
+
+    With ``choices``, the closest one to ``word`` (the value itself by default) follows.
+    """
+    hint = did_you_mean(value if word is None else word, choices) if choices else ""
+    msg = f"Invalid value for setting {key!r}: {value!r}. {allowed}{hint}"
     return ConfigurationError(msg)
 
 
@@ -94,7 +124,13 @@ def as_choices(choices: tuple[str, ...]) -> Callable[[str, object], tuple[str, .
         unknown = [name for name in names if name not in choices]
         if unknown:
             allowed = ", ".join(choices)
-            raise fail(key, value, f"{unknown[0]!r} is not one of {allowed} (or empty for none).")
+            raise fail(
+                key,
+                value,
+                f"{unknown[0]!r} is not one of {allowed} (or empty for none).",
+                choices=choices,
+                word=unknown[0],
+            )
         return names
 
     return convert
@@ -212,8 +248,25 @@ def resolve(key: str, value: object) -> object:
     try:
         return _resolver.maybe_resolve(name)
     except (ImportError, AttributeError, ValueError) as exc:
-        msg = f"Invalid value for setting {key!r}: {value!r}. Cannot import it: {exc}."
+        hint = _dotted_suggestion(name)
+        msg = f"Invalid value for setting {key!r}: {value!r}. Cannot import it: {exc}.{hint}"
         raise ConfigurationError(msg) from exc
+
+
+def _dotted_suggestion(name: str) -> str:
+    """What Python suggests for a misspelt name: a close name in its module or package."""
+    parent, _, last = name.rpartition(":") if ":" in name else name.rpartition(".")
+    if not parent:
+        # Only a near miss: an app's own package that is not importable is no typo of mypy.
+        return did_you_mean(last, [module.name for module in pkgutil.iter_modules()], cutoff=0.85)
+    try:
+        found = _resolver.maybe_resolve(parent)
+    except (ImportError, AttributeError, ValueError):
+        return _dotted_suggestion(parent)  # the first misspelt part
+    names = [attribute for attribute in dir(found) if not attribute.startswith("_")]
+    # A module not imported yet is no attribute of its package: list the package's modules.
+    names += [module.name for module in pkgutil.iter_modules(getattr(found, "__path__", ()))]
+    return did_you_mean(last, names)
 
 
 def is_unset(value: object) -> bool:

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-import difflib
 import re
-import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Final, cast
 
 import attrs
 import opentracing
 from pyramid.exceptions import ConfigurationError
 
-from ._otel_config import OTEL_KEYS
+from ._defaults import (
+    DEFAULT_SENSITIVE_HEADERS,
+    DEFAULT_SENSITIVE_QUERY_PARAMS,
+    INSTRUMENT_CHOICES,
+    OPERATION_NAME_CHOICES,
+    SEMCONV_CHOICES,
+    TRACE_HEADER_CHOICES,
+)
+from ._otel_config import OTEL_KEYS, OtelConfig
 from ._parsing import (
     as_attribute_names,
     as_bool,
@@ -23,10 +29,14 @@ from ._parsing import (
     as_name_set,
     as_patterns,
     as_positive_int,
+    did_you_mean,
     fail,
     is_tracer,
+    is_unset,
     make_tracer,
+    resolve,
 )
+from ._warn import warn_user
 
 if TYPE_CHECKING:
     from .typing import FinishSpanHook, OperationNameFunc, StartSpanHook
@@ -37,81 +47,12 @@ __all__ = [
     "INSTRUMENT_CHOICES",
     "OPERATION_NAME_CHOICES",
     "TracingSettings",
+    "check_settings",
 ]
 
 PREFIX: Final = "tracing."
 OTEL_PREFIX: Final = "tracing.otel."
 
-
-#: Header names whose values are never recorded: credentials (HTTP, proxies, API gateways,
-#: OAuth and cloud providers), session cookies, and the CSRF tokens of Pyramid and others.
-DEFAULT_SENSITIVE_HEADERS: Final = frozenset(
-    {
-        "authorization",
-        "cookie",
-        "proxy-authorization",
-        "set-cookie",
-        "x-access-token",
-        "x-amz-security-token",
-        "x-api-key",
-        "x-auth-token",
-        "x-csrf-token",
-        "x-csrftoken",
-        "x-forwarded-access-token",
-        "x-forwarded-authorization",
-        "x-goog-iap-jwt-assertion",
-        "x-refresh-token",
-        "x-session-token",
-        "x-xsrf-token",
-    }
-)
-
-#: Query parameter names whose values are redacted in ``http.url`` tags.
-DEFAULT_SENSITIVE_QUERY_PARAMS: Final = frozenset(
-    {
-        "_csrf",
-        "access_token",
-        "api_key",
-        "apikey",
-        "assertion",
-        "auth",
-        "client_assertion",
-        "client_secret",
-        "code",
-        "code_verifier",
-        "csrf_token",
-        "csrfmiddlewaretoken",
-        "id_token",
-        "jwt",
-        "key",
-        "passwd",
-        "password",
-        "pwd",
-        "refresh_token",
-        "samlresponse",
-        "secret",
-        "session_token",
-        "sig",
-        "signature",
-        "token",
-        "x-amz-credential",
-        "x-amz-security-token",
-        "x-amz-signature",
-        "x-goog-credential",
-        "x-goog-signature",
-    }
-)
-
-#: The named strategies accepted by ``tracing.operation_name``.
-OPERATION_NAME_CHOICES: Final = ("route_name", "route_pattern", "method_route")
-
-#: What ``tracing.instrument`` may list (see :mod:`pyramid_tracing._instrument`).
-INSTRUMENT_CHOICES: Final = ("render", "sqlalchemy", "transaction")
-#: What ``tracing.response_trace_headers`` may list.
-TRACE_HEADER_CHOICES: Final = ("server-timing", "traceresponse")
-
-#: What ``tracing.semconv`` accepts (see :mod:`pyramid_tracing._semconv`).
-SEMCONV_CHOICES: Final = ("opentracing", "stable", "both")
 
 _as_instrument = as_choices(INSTRUMENT_CHOICES)
 
@@ -119,7 +60,13 @@ _as_instrument = as_choices(INSTRUMENT_CHOICES)
 def _as_semconv(key: str, value: object) -> str:
     if isinstance(value, str) and value.strip().lower() in SEMCONV_CHOICES:
         return value.strip().lower()
-    raise fail(key, value, f"Expected one of {', '.join(SEMCONV_CHOICES)}.")
+    raise fail(
+        key,
+        value,
+        f"Expected one of {', '.join(SEMCONV_CHOICES)}.",
+        choices=SEMCONV_CHOICES,
+        word=value.strip().lower() if isinstance(value, str) else value,
+    )
 
 
 _as_trace_headers = as_choices(TRACE_HEADER_CHOICES)
@@ -132,7 +79,12 @@ def _as_operation_name(key: str, value: object) -> str | OperationNameFunc:
         isinstance(value, str) or callable(value)
     ):
         choices = ", ".join(OPERATION_NAME_CHOICES)
-        raise fail(key, value, f"Expected one of {choices} or the dotted name of a callable.")
+        raise fail(
+            key,
+            value,
+            f"Expected one of {choices} or the dotted name of a callable.",
+            choices=OPERATION_NAME_CHOICES,
+        )
     func = as_callable(key, value)
     assert func is not None
     return func
@@ -155,10 +107,9 @@ _OLD_KEYS: Final = {
 
 
 def _warn_old_key(old: str, new: str) -> None:
-    warnings.warn(
+    warn_user(
         f"The setting {old!r} is deprecated: use {new!r} instead.",
         DeprecationWarning,
-        stacklevel=4,
     )
 
 
@@ -274,6 +225,44 @@ def is_tracing(value: object) -> bool:
     )
 
 
+#: The keys that name the tracer or its factory, in the order they are read.
+_TRACER_KEYS: Final = (
+    "tracing.tracer",
+    "ot.base_tracer",
+    "ot.base_tracer_func",
+    "ot.tracer_callable",
+)
+
+
+def check_settings(settings: Mapping[str, object]) -> None:
+    """Fail now on an invalid value among ``settings``, without making the tracer.
+
+    ``includeme`` runs it: Pyramid wraps an error raised by the deferred action that parses
+    the settings in a ``ConfigurationExecutionError`` that ends ``Line 0 of file None``, after
+    the whole chain of tracebacks. Raised here, the error is one paragraph naming the key, the
+    value and a suggestion. The deferred action still parses every setting, added later or not.
+
+    Raises:
+        pyramid.exceptions.ConfigurationError: a value is invalid, or the tracer's dotted name
+            does not resolve; with ``pyramid_tracing.otel:tracer_from_settings``, a
+            ``tracing.otel.*`` value is invalid.
+    """
+    for name, (convert, old_keys) in _CONVERTERS.items():
+        for key in (PREFIX + name, *old_keys):
+            if key in settings:
+                convert(key, settings[key])
+                break
+    tracer_key = next((name for name in _TRACER_KEYS if name in settings), None)
+    if tracer_key is None or is_unset(settings[tracer_key]):
+        return
+    factory = resolve(tracer_key, settings[tracer_key])
+    # By name, not identity: this module imports nothing that needs OpenTelemetry.
+    if getattr(factory, "__name__", None) == "tracer_from_settings" and str(
+        getattr(factory, "__module__", "")
+    ).startswith("pyramid_tracing."):
+        OtelConfig.from_settings(settings)
+
+
 def _tracer_from_settings(settings: Mapping[str, object]) -> opentracing.Tracer | None:
     kwargs = dict(settings)
     if "tracing.tracer" in settings:
@@ -294,12 +283,11 @@ def _tracer_from_settings(settings: Mapping[str, object]) -> opentracing.Tracer 
         if type(old) is opentracing.Tracer:
             # pyramid_opentracing 1.0 ignored ot.tracer; apps set OpenTracing's no-op base
             # Tracer there as a placeholder and installed the real one globally.
-            warnings.warn(
+            warn_user(
                 f"The setting {key!r} holds OpenTracing's no-op opentracing.Tracer(): as in "
                 "pyramid_opentracing 1.0 it is ignored and the global tracer is used. Remove "
                 "it, or set 'tracing.tracer' to the real tracer.",
                 DeprecationWarning,
-                stacklevel=5,
             )
             continue
         if is_tracer(old):
@@ -318,23 +306,15 @@ _KNOWN_KEYS: Final = frozenset(PREFIX + field.name for field in attrs.fields(Tra
 _OLD_PREFIX: Final = "ot."
 
 
-def _suggestion(key: str, prefix: str, candidates: Iterable[str]) -> str:
-    # Compare without the shared prefix: it would make every key look close to any other.
-    suffixes = sorted(candidate[len(prefix) :] for candidate in candidates)
-    close = difflib.get_close_matches(key[len(prefix) :], suffixes, n=1, cutoff=0.6)
-    return f" Did you mean {prefix + close[0]!r}?" if close else ""
-
-
 def _check_unknown_keys(settings: Mapping[str, object]) -> None:
     for key in settings:
         if key.startswith(_OLD_PREFIX) and key not in _OLD_KEYS:
             # pyramid_opentracing ignored unknown ot.* keys: warn, as a typo loses a setting.
-            hint = _suggestion(key, _OLD_PREFIX, _OLD_KEYS)
-            warnings.warn(
+            hint = did_you_mean(key, _OLD_KEYS, prefix=_OLD_PREFIX)
+            warn_user(
                 f"Unknown setting {key!r} (value {settings[key]!r}) is ignored.{hint} Known "
                 f"pyramid_opentracing settings: {', '.join(sorted(_OLD_KEYS))}.",
                 UserWarning,
-                stacklevel=4,
             )
             continue
         if not key.startswith(PREFIX) or key in _KNOWN_KEYS or key in OTEL_KEYS:
@@ -342,7 +322,7 @@ def _check_unknown_keys(settings: Mapping[str, object]) -> None:
         prefix, candidates = (
             (OTEL_PREFIX, OTEL_KEYS) if key.startswith(OTEL_PREFIX) else (PREFIX, _KNOWN_KEYS)
         )
-        hint = _suggestion(key, prefix, candidates)
+        hint = did_you_mean(key, candidates, prefix=prefix)
         known = ", ".join(sorted(candidates))
         msg = f"Unknown setting {key!r} (value {settings[key]!r}).{hint} Known settings: {known}."
         raise ConfigurationError(msg)

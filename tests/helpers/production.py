@@ -75,6 +75,19 @@ def environment() -> dict[str, str]:
     return env
 
 
+def run_python(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run this interpreter with ``args`` from the repository's root; its output as text."""
+    return subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        env=environment(),
+        cwd=ROOT,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def wait_for_port(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:

@@ -144,7 +144,7 @@ def test_the_global_provider_gets_the_spans() -> None:
         trace.set_tracer_provider(provider)
 
         from pyramid_tracing import get_tracing
-        from pyramid_tracing.otel import _export, _provider
+        from pyramid_tracing.otel import _provider, _shutdown
 
         settings = {
             "tracing.tracer": "pyramid_tracing.otel:tracer_from_settings",
@@ -166,7 +166,7 @@ def test_the_global_provider_gets_the_spans() -> None:
             "names": [span.name for span in spans],
             "scope": spans[-1].instrumentation_scope.name,
             "same": get_tracing(app.registry).tracer.provider is provider,
-            "built": len(_provider._shared) + len(_export._shutdowns),
+            "built": len(_provider._shared) + len(_shutdown._shutdowns),
         }))
         """
     )
@@ -207,7 +207,7 @@ def test_three_hundred_apps_leave_one_hook_one_provider_and_no_dropped_memory() 
         import atexit, gc, json, signal, weakref
         from pyramid.config import Configurator
         from pyramid_tracing import get_tracing
-        from pyramid_tracing.otel import _export
+        from pyramid_tracing.otel import _shutdown
 
         def app(exporter):
             settings = {
@@ -233,8 +233,8 @@ def test_three_hundred_apps_leave_one_hook_one_provider_and_no_dropped_memory() 
         print(json.dumps({
             "providers": len(providers),
             "hooks": atexit._ncallbacks() - hooks,
-            "shutdowns": len([each for each in _export._shutdowns if each.alive()]),
-            "sigterm": signal.getsignal(signal.SIGTERM) is _export._on_sigterm,
+            "shutdowns": len([each for each in _shutdown._shutdowns if each.alive()]),
+            "sigterm": signal.getsignal(signal.SIGTERM) is _shutdown._on_sigterm,
             "dropped_alive": dropped() is not None,
         }))
         """

@@ -205,10 +205,10 @@ def test_exit_with_a_dead_collector_is_quick_and_warns_once(tmp_path: Path, stre
     assert stderr == ""  # no "--- Logging error ---", no SDK retry line
     warnings = (tmp_path / "captured.log").read_text().splitlines()
     expected = [
-        f"pyramid_tracing: cannot export spans to the collector at {dead}/v1/traces; spans "
-        "are dropped until it is reachable (no further warning until then)",
-        f"pyramid_tracing: 50 span(s) were not exported to {dead}/v1/traces (the collector "
-        "was unreachable or too slow at exit)",
+        f"the collector at {dead}/v1/traces is unreachable; spans are dropped until it "
+        "accepts them (no further warning until then)",
+        f"50 span(s) were not exported to {dead}/v1/traces (the collector was unreachable, "
+        "answered with an error, or was too slow at exit)",
     ]
     # With the stream closed, only the warning written before it was closed is there.
     assert warnings == (expected if stream == "open" else expected[:1])

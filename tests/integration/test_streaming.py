@@ -445,7 +445,7 @@ def test_a_failing_tracer_leaves_the_streamed_body_and_its_error_untouched(
     with pytest.raises(BodyBroke) as raised:
         app.get("/fail")
     assert str(raised.value) == "the disk went away"
-    assert f"pyramid_tracing: {where} failed with InjectedFault; the request" in caplog.text
+    assert f"{where} failed with InjectedFault; the request" in caplog.text
 
 
 # -- bodies of every shape -----------------------------------------------------------------------
@@ -560,5 +560,5 @@ def test_a_body_that_cannot_be_wrapped_is_served_and_its_span_finished(
     (server,) = tracer.finished_spans()
     assert server.tags["http.status_code"] == 200
     assert "http.response.body.size" not in server.tags
-    expected = "pyramid_tracing: covering the response body failed with AttributeError"
+    expected = "covering the response body failed with AttributeError"
     assert expected in caplog.text

@@ -560,8 +560,18 @@ def test_ini_app_through_paster(tracer: MockTracer, tmp_path: Any):
 def test_explicit_tween_list_without_ours_warns(tracer: MockTracer):
     """An explicit pyramid.tweens list that omits the tween warns at startup."""
     settings = {"tracing.tracer": tracer, "pyramid.tweens": "pyramid.tweens.excview_tween_factory"}
-    with pytest.warns(UserWarning, match="does not list 'pyramid_tracing.tracing_tween_factory'"):
+    with pytest.warns(UserWarning, match="^pyramid.tweens lists") as records:
         build_app(settings)
+    (record,) = [r for r in records if "pyramid.tweens" in str(r.message)]
+    assert str(record.message) == (
+        "pyramid.tweens lists the tweens explicitly, and spans are lost: "
+        "'pyramid_tracing.tracing_tween_factory' is missing: requests are not traced. The order "
+        "that gives every span for this app puts the tracing tween above pyramid_tm's and the "
+        "exception views':\n\n"
+        "pyramid.tweens =\n"
+        "    pyramid_tracing.tracing_tween_factory\n"
+        "    pyramid.tweens.excview_tween_factory\n"
+    )
 
 
 def test_explicit_tween_list_with_ours_traces(tracer: MockTracer):

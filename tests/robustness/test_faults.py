@@ -328,7 +328,7 @@ def test_failure_is_logged_again_after_the_interval(
     records = failure_records(captured)
     assert len(records) == 3
     assert records[0].getMessage() == (
-        "pyramid_tracing: extracting the trace context from the request headers failed with "
+        "extracting the trace context from the request headers failed with "
         "InjectedFault; the request goes on untouched (0 more such failures since the last "
         "message)"
     )
@@ -375,8 +375,8 @@ def test_failing_hooks_never_lose_the_span(
             assert span.tags["http.status_code"] == expected
     messages = [record.getMessage() for record in failure_records(captured)]
     assert [message.split(" failed")[0] for message in messages] == [
-        "pyramid_tracing: the start_span_hook",
-        "pyramid_tracing: the finish_span_hook",
+        "the start_span_hook",
+        "the finish_span_hook",
     ]
     assert probe.problems == []
 
@@ -399,6 +399,6 @@ def test_request_start_active_span_fails_open(captured: pytest.LogCaptureFixture
         assert fetch_all(base, ("/child",), 2) == [("/child", 200, b"child ran")] * 2
     messages = [record.getMessage() for record in failure_records(captured)]
     assert [message.split(" failed")[0] for message in messages] == [
-        "pyramid_tracing: starting the server span",
-        "pyramid_tracing: starting a span with request.tracing.start_active_span",
+        "starting the server span",
+        "starting a span with request.tracing.start_active_span",
     ]

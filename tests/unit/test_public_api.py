@@ -32,6 +32,7 @@ PROMISED = {
     "traced_httpx_client",
     "traced_requests_session",
     "tracing_tween_factory",
+    "transaction_tween_factory",
 }
 
 MODULES = sorted(

@@ -409,12 +409,22 @@ def test_operation_name_dotted(separator: str) -> None:
     assert parse({"tracing.operation_name": value}).operation_name is name_by_path
 
 
-@pytest.mark.parametrize("value", ["route", "", "GET", 42, None])
-def test_operation_name_invalid(value: object) -> None:
-    """An unknown strategy or a non-callable is an error listing the choices."""
+@pytest.mark.parametrize(
+    ("value", "hint"),
+    [
+        ("route", " Did you mean 'route_name'?"),
+        ("method_rout", " Did you mean 'method_route'?"),
+        ("", ""),
+        ("GET", ""),
+        (42, ""),
+        (None, ""),
+    ],
+)
+def test_operation_name_invalid(value: object, hint: str) -> None:
+    """An unknown strategy or a non-callable is an error listing the choices, and the closest."""
     assert error({"tracing.operation_name": value}) == (
         f"Invalid value for setting 'tracing.operation_name': {value!r}. Expected one of "
-        "route_name, route_pattern, method_route or the dotted name of a callable."
+        f"route_name, route_pattern, method_route or the dotted name of a callable.{hint}"
     )
 
 

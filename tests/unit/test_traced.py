@@ -933,7 +933,7 @@ def test_broken_tracer_fails_open_sync(caplog: pytest.LogCaptureFixture) -> None
     assert calls == [1, 2]
     messages = [r.getMessage() for r in caplog.records]
     assert messages == [
-        "pyramid_tracing: starting a @traced span failed with RuntimeError; the request goes "
+        "starting a @traced span failed with RuntimeError; the request goes "
         "on untouched (0 more such failures since the last message)"
     ]
 

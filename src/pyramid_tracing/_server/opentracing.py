@@ -199,7 +199,7 @@ class OpenTracingSpans(StartPhase, ServerSpans):
             found = self._global = capabilities(tracer)
             if found.noop:
                 logger.warning(
-                    "pyramid_tracing: no tracer is configured (tracing.tracer is not set) and "
+                    "no tracer is configured (tracing.tracer is not set) and "
                     "the OpenTracing global tracer is its no-op tracer: spans are dropped. Set "
                     "tracing.tracer, or install a global tracer with opentracing.set_global_tracer"
                 )

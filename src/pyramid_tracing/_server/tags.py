@@ -11,6 +11,7 @@ from pyramid.httpexceptions import HTTPException
 
 from .._backends.base import Backend
 from .._failures import failures
+from .._naming import route_template
 from .._semconv import BOTH, OPENTRACING, STABLE, server_start
 from .._tags import TagPolicy
 from .._urls import url_tag
@@ -136,8 +137,7 @@ def tag_result(
     if route is not None:
         if semconv is not STABLE:
             tags["pyramid.route"] = route.name
-        # Users' test doubles of routes may have no pattern.
-        pattern = getattr(route, "pattern", None)
+        pattern = route_template(route)  # users' test doubles of routes may have none
         if pattern is not None:
             tags["http.route"] = pattern
     if status is not None:

@@ -1,31 +1,26 @@
-"""Export that holds up in production: a bounded exit, a quiet dead collector, SIGTERM.
+"""Export that holds up in production: a quiet dead collector, and what was lost.
 
-* :class:`ReportingExporter` wraps the OTLP exporter: one warning naming the endpoint when
-  it becomes unreachable (and one when it is back) instead of the SDK's line per retry, and
-  a count of the spans it could not deliver.
-* :func:`shutdown_bounded` flushes and shuts a provider down within a time budget, then
-  reports how many spans were dropped; it runs at exit and on SIGTERM.
-* :func:`flush_on_sigterm` installs a SIGTERM handler only while SIGTERM has its default
-  action (the process would die without running ``atexit``): it flushes, then dies as before.
+:class:`ReportingExporter` wraps the OTLP exporter: one warning naming the endpoint when it
+becomes unreachable or answers with an error (and one when it accepts spans again) instead of
+the SDK's line per retry, and a count of the spans it could not deliver. The end of the
+process (exit, SIGTERM) is :mod:`._shutdown`'s.
 """
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
-import signal
 import threading
-import time
 import weakref
-from collections.abc import Callable, Sequence
-from types import FrameType
-from typing import Any, Final
+from collections.abc import Sequence
+from typing import Final
 
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-__all__ = ["ReportingExporter", "flush_on_sigterm", "register_exit", "shutdown_bounded"]
+from ._export_report import Answers, guard_loggers
+
+__all__ = ["ReportingExporter", "logger", "queue_drops"]
 
 logger = logging.getLogger("pyramid_tracing")
 
@@ -45,11 +40,6 @@ _NOISY_STARTS: Final = (
     "Queue full",
     "Exception while exporting",
 )
-# Seconds waited after aborting the exporter for the export thread to give up.
-_ABORT_GRACE: Final = 0.5
-# Seconds SIGTERM waits beyond the longest shutdown timeout (e.g. for a lock that the code it
-# interrupted holds) before the process dies of the signal anyway.
-_SIGTERM_MARGIN: Final = 1.0
 
 
 class _Quiet(logging.Filter):
@@ -85,15 +75,24 @@ def _install_filter() -> None:
         _quiet_installed = True
         for name in _NOISY_LOGGERS:
             logging.getLogger(name).addFilter(_quiet)
+    # After _quiet: the guard may hand a record to the handlers itself.
+    guard_loggers(logger.name, *_NOISY_LOGGERS)
 
 
 class ReportingExporter(SpanExporter):
-    """An exporter wrapper that reports an unreachable collector once and counts losses."""
+    """An exporter wrapper that reports an unreachable collector once and counts losses.
 
-    def __init__(self, exporter: SpanExporter, endpoint: str) -> None:
+    ``answers`` sees the collector's HTTP answers (see :func:`._export_report.http_session`):
+    the warning then says what it answered instead of calling it unreachable.
+    """
+
+    def __init__(
+        self, exporter: SpanExporter, endpoint: str, answers: Answers | None = None
+    ) -> None:
         _install_filter()
         self._exporter = exporter
         self.endpoint = endpoint
+        self._answers = answers
         #: Spans that could not be delivered (failed or aborted batches).
         self.dropped = 0
         self._down = False
@@ -119,10 +118,12 @@ class ReportingExporter(SpanExporter):
                 self.dropped += len(spans)
             return SpanExportResult.FAILURE
         self.exporting = True
+        if self._answers is not None:
+            self._answers.last = None
         try:
             result = self._exporter.export(spans)
         except Exception as exc:
-            logger.debug("pyramid_tracing: the OTLP exporter raised %r", exc)
+            logger.debug("the OTLP exporter raised %r", exc)
             result = SpanExportResult.FAILURE
         finally:
             self.exporting = False
@@ -130,9 +131,7 @@ class ReportingExporter(SpanExporter):
             with self._lock:
                 was_down, self._down = self._down, False
             if was_down:
-                logger.warning(
-                    "pyramid_tracing: the collector at %s is reachable again", self.endpoint
-                )
+                logger.warning("the collector at %s accepts spans again", self.endpoint)
         else:
             with self._lock:
                 self.dropped += len(spans)
@@ -140,14 +139,16 @@ class ReportingExporter(SpanExporter):
         return result
 
     def mark_down(self) -> None:
-        """Warn that the collector is unreachable, unless already warned (or given up)."""
+        """Warn that the collector failed (what it answered, or unreachable), once an outage."""
         with self._lock:
             was_down, self._down = self._down, True
         if not was_down and not self._aborted:
+            answer = None if self._answers is None else self._answers.last
             logger.warning(
-                "pyramid_tracing: cannot export spans to the collector at %s; spans are dropped "
-                "until it is reachable (no further warning until then)",
+                "the collector at %s %s; spans are dropped until it accepts them (no further "
+                "warning until then)",
                 self.endpoint,
+                "is unreachable" if answer is None else answer,
             )
 
     def abort(self) -> None:
@@ -164,185 +165,14 @@ class ReportingExporter(SpanExporter):
         try:
             self._exporter.shutdown()
         except Exception as exc:
-            logger.debug("pyramid_tracing: shutting the OTLP exporter down raised %r", exc)
+            logger.debug("shutting the OTLP exporter down raised %r", exc)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Flush the wrapped exporter."""
         return self._exporter.force_flush(timeout_millis)
 
 
-def _queued(provider: TracerProvider) -> int:
-    """Spans still waiting in the provider's batch processors (0 if that cannot be told).
-
-    The SDK has no public way to read a queue's length; the attributes are looked up with
-    defaults, so that an SDK release that renames them only loses this count.
-    """
-    total = 0
-    processors = getattr(provider._active_span_processor, "_span_processors", ())
-    for processor in processors:
-        queue = getattr(getattr(processor, "_batch_processor", None), "_queue", None)
-        if queue is not None:
-            total += len(queue)
-    return total
-
-
-def shutdown_bounded(
-    provider: TracerProvider, reporters: Sequence[ReportingExporter], timeout: float
-) -> int:
-    """Flush and shut ``provider`` down within about ``timeout`` seconds; report the losses.
-
-    Returns:
-        How many spans were dropped (not delivered), including what the batch queue dropped.
-    """
-    done = threading.Event()
-
-    def run() -> None:
-        try:
-            provider.shutdown()
-        except Exception as exc:
-            logger.debug("pyramid_tracing: shutting the tracer provider down raised %r", exc)
-        finally:
-            done.set()
-
-    # A thread: the flush must not deadlock on a lock held by the code a signal interrupted.
-    thread = threading.Thread(target=run, name="pyramid-tracing-shutdown", daemon=True)
-    thread.start()
-    left = 0
-    if not done.wait(timeout):
-        for reporter in reporters:
-            reporter.abort()
-        if not done.wait(_ABORT_GRACE):
-            left = _queued(provider)
-    dropped = left + sum(reporter.dropped for reporter in reporters) + _quiet.queue_drops
-    _quiet.queue_drops = 0
-    if dropped and reporters:
-        _report_at_exit(dropped, reporters)
+def queue_drops() -> int:
+    """Spans the batch queues dropped since the last call (the SDK logs them one by one)."""
+    dropped, _quiet.queue_drops = _quiet.queue_drops, 0
     return dropped
-
-
-def _report_at_exit(dropped: int, reporters: Sequence[ReportingExporter]) -> None:
-    endpoints = ", ".join(sorted({reporter.endpoint for reporter in reporters}))
-    # At exit, a test runner may have closed the stream a handler writes to: the report is
-    # then lost instead of printing "--- Logging error ---" blocks.
-    raise_exceptions, logging.raiseExceptions = logging.raiseExceptions, False
-    try:
-        logger.warning(
-            "pyramid_tracing: %d span(s) were not exported to %s (the collector was "
-            "unreachable or too slow at exit)",
-            dropped,
-            endpoints,
-        )
-    finally:
-        logging.raiseExceptions = raise_exceptions
-
-
-# -- at exit, and on SIGTERM -----------------------------------------------------------------
-
-
-class _Shutdown:
-    """The bounded shutdown of one provider, run once: at exit or on SIGTERM.
-
-    It holds the provider weakly: a provider whose app is gone (a test's in-memory one) is
-    not kept alive by the hook, and is skipped.
-    """
-
-    __slots__ = ("_provider", "_ran", "budget", "reporters", "timeout")
-
-    def __init__(
-        self, provider: TracerProvider, reporters: Sequence[ReportingExporter], timeout: float
-    ) -> None:
-        self._provider = weakref.ref(provider)
-        self.reporters = tuple(reporters)
-        self.timeout = timeout
-        #: How long it may take, in seconds (it bounds itself; SIGTERM waits no longer).
-        self.budget = timeout + _ABORT_GRACE
-        self._ran = threading.Event()
-
-    def alive(self) -> bool:
-        return self._provider() is not None and not self._ran.is_set()
-
-    def __call__(self) -> object:
-        if self._ran.is_set():
-            return None
-        self._ran.set()
-        provider = self._provider()
-        if provider is None:
-            return None
-        return shutdown_bounded(provider, self.reporters, self.timeout)
-
-
-# Every provider to shut down, for the one exit hook and the one SIGTERM handler.
-_shutdowns: list[_Shutdown] = []
-_sigterm_lock = threading.Lock()
-_exit_hook = False
-
-
-def register_exit(
-    provider: TracerProvider, reporters: Sequence[ReportingExporter], timeout: float
-) -> Callable[[], object]:
-    """Shut ``provider`` down at exit (and on SIGTERM when installed), once, within ``timeout``.
-
-    One exit hook serves every provider of the process, however many apps it builds.
-
-    Returns:
-        The shutdown, to run it earlier.
-    """
-    global _exit_hook
-    shutdown = _Shutdown(provider, reporters, timeout)
-    with _sigterm_lock:
-        _shutdowns[:] = [each for each in _shutdowns if each.alive()]
-        _shutdowns.append(shutdown)
-        if not _exit_hook:
-            _exit_hook = True
-            atexit.register(_at_exit)
-    return shutdown
-
-
-def _at_exit() -> None:
-    for shutdown in list(_shutdowns):
-        shutdown()
-
-
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    try:
-        # Side by side: each shutdown is bounded, and so is the wait for all of them.
-        registered = list(_shutdowns)
-        threads = [
-            threading.Thread(target=shutdown, name="pyramid-tracing-sigterm", daemon=True)
-            for shutdown in registered
-        ]
-        for thread in threads:
-            thread.start()
-        deadline = (
-            time.monotonic()
-            + max((shutdown.budget for shutdown in registered), default=0.0)
-            + _SIGTERM_MARGIN
-        )
-        for thread in threads:
-            thread.join(max(deadline - time.monotonic(), 0.0))
-    finally:
-        # Then what SIGTERM did before: the process dies of the signal.
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-
-def flush_on_sigterm() -> bool:
-    """Flush the registered providers on SIGTERM while SIGTERM has its default action.
-
-    A handler that the app or server installed (gunicorn's, for instance) is left alone: that
-    process exits through ``atexit``, where the providers are flushed anyway. Only the main
-    thread can install a handler; elsewhere this does nothing.
-
-    Returns:
-        Whether pyramid_tracing's handler is installed.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return False
-    with _sigterm_lock:
-        current: Any = signal.getsignal(signal.SIGTERM)
-        if current is _on_sigterm:
-            return True
-        if current is not signal.SIG_DFL:
-            return False
-        signal.signal(signal.SIGTERM, _on_sigterm)
-        return True

@@ -37,7 +37,9 @@ from pyramid.exceptions import ConfigurationError
 
 from .._otel_config import OtelConfig
 from .._sampling import sampler_ignores_attributes
-from ._export import ReportingExporter, flush_on_sigterm, register_exit
+from ._export import ReportingExporter
+from ._export_report import Answers, http_session
+from ._shutdown import flush_on_sigterm, register_exit
 from ._tree import TREE_PRINTER, TreeProcessor
 
 __all__ = ["Built", "built_provider", "sampler_ignores_attributes"]
@@ -184,8 +186,12 @@ def _otlp_exporter(config: OtelConfig) -> ReportingExporter:
         else:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
+            answers = Answers()
             exporter = OTLPSpanExporter(
-                endpoint=config.endpoint, headers=config.headers, timeout=config.timeout
+                endpoint=config.endpoint,
+                headers=config.headers,
+                timeout=config.timeout,
+                session=http_session(answers),
             )
     except ImportError as exc:
         msg = (
@@ -193,7 +199,9 @@ def _otlp_exporter(config: OtelConfig) -> ReportingExporter:
             f"pip install 'pyramid_tracing[{extra}]'."
         )
         raise ConfigurationError(msg) from exc
-    return ReportingExporter(exporter, config.endpoint or _default_endpoint(grpc))
+    return ReportingExporter(
+        exporter, config.endpoint or _default_endpoint(grpc), None if grpc else answers
+    )
 
 
 def _default_endpoint(grpc: bool) -> str:

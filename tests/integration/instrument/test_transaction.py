@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
+import warnings
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,13 +55,19 @@ def count(request: Any) -> Response:
     return Response(str(request.dbsession.query(Item).count()))
 
 
-@pytest.fixture
-def database(tmp_path: Path) -> Any:
+def make_database(path: Path) -> Any:
     """A sqlite file with the items table and one row, ``dup``."""
-    engine = create_engine(f"sqlite:///{tmp_path / 'items.db'}")
+    engine = create_engine(f"sqlite:///{path}")
     Base.metadata.create_all(engine)
     with engine.begin() as connection:
         connection.execute(Item.__table__.insert(), {"name": "dup"})
+    return engine
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Any:
+    """:func:`make_database` in the test's directory."""
+    engine = make_database(tmp_path / "items.db")
     yield engine
     engine.dispose()
 
@@ -77,6 +84,7 @@ def build(
     settings: dict[str, Any] | None = None,
     *,
     tm_first: bool = False,
+    configure: Callable[[Configurator], None] | None = None,
 ) -> TestApp:
     """The usual pyramid_tm + zope.sqlalchemy app (as Pyramid's cookiecutter makes it)."""
     session_factory = sessionmaker(bind=engine)
@@ -100,6 +108,8 @@ def build(
         config.add_view(fail, route_name="fail")
         config.add_route("count", "/count")
         config.add_view(count, route_name="count")
+        if configure is not None:
+            configure(config)
         app = config.make_wsgi_app()
     return TestApp(app)
 
@@ -281,7 +291,7 @@ def test_concurrent_requests_each_get_their_own_spans(database: Any) -> None:
 EXPLICIT_TWEENS = [
     "pyramid_tracing.tracing_tween_factory",
     "pyramid_tm.tm_tween_factory",
-    "pyramid_tracing._instrument.transaction_tween_factory",
+    "pyramid_tracing.transaction_tween_factory",
     "pyramid.tweens.excview_tween_factory",
 ]
 
@@ -300,11 +310,116 @@ def test_an_explicit_tween_list_with_the_tween_traces_the_commit(database: Any) 
 
 def test_an_explicit_tween_list_without_it_warns(database: Any) -> None:
     """pyramid.tweens with pyramid_tm's tween but not the transaction tween warns at startup."""
-    tweens = [name for name in EXPLICIT_TWEENS if "_instrument" not in name]
+    tweens = [name for name in EXPLICIT_TWEENS if "transaction" not in name]
     tracer = MockTracer(scope_manager=ScopeManager())
     # A manager per request: no synchronizer left by another test's app on this thread's one.
     settings = {"pyramid.tweens": tweens, "tm.manager_hook": "pyramid_tm.explicit_manager"}
-    with pytest.warns(UserWarning, match="the transaction will not be traced"):
+    with pytest.warns(UserWarning, match="^pyramid.tweens lists") as records:
         app = build(tracer, database, settings)
+    assert [str(r.message) for r in records if "pyramid.tweens" in str(r.message)] == [
+        "pyramid.tweens lists the tweens explicitly, and spans are lost: "
+        "'pyramid_tracing.transaction_tween_factory' is missing: the transaction is not traced. "
+        "The order that gives every span for this app puts the tracing tween above pyramid_tm's "
+        "and the exception views', and the transaction tween right under pyramid_tm's (or "
+        "remove 'transaction' from tracing.instrument):\n\n"
+        "pyramid.tweens =\n"
+        "    pyramid_tracing.tracing_tween_factory\n"
+        "    pyramid_tm.tm_tween_factory\n"
+        "    pyramid_tracing.transaction_tween_factory\n"
+        "    pyramid.tweens.excview_tween_factory\n"
+    ]
     app.get("/add/ida")
     assert [span.operation_name for span in tracer.finished_spans()] == ["add"]
+
+
+# -- an explicit tween list, as Pyramid's wiki2 tutorial app would write it --------------------
+
+
+def wiki_page(request: Any) -> dict[str, str]:
+    """wiki2's page view: read the pages, add one, render a Jinja2 template."""
+    pages = request.dbsession.query(Item).count()
+    request.dbsession.add(Item(name=request.matchdict["name"]))
+    return {"name": f"{request.matchdict['name']} ({pages} before)"}
+
+
+def wiki_views(config: Configurator) -> None:
+    config.include("pyramid_jinja2")
+    config.add_route("page", "/page/{name}")
+    config.add_view(
+        wiki_page, route_name="page", renderer="tests.integration.instrument:templates/item.jinja2"
+    )
+
+
+WIKI = {
+    "tracing.instrument": "render transaction sqlalchemy",
+    "tm.manager_hook": "pyramid_tm.explicit_manager",
+}
+
+
+def wiki_spans(tracer: MockTracer, app: TestApp, name: str) -> list[tuple[str, str | None]]:
+    """Each span of one request, with its parent's name, sorted."""
+    tracer.reset()
+    assert app.get(f"/page/{name}").text == f"<p>{name} (1 before)</p>"
+    spans = tracer.finished_spans()
+    names = {span.context.span_id: span.operation_name for span in spans}
+    return sorted((span.operation_name, names.get(span.parent_id)) for span in spans)
+
+
+def test_the_tween_list_the_warning_gives_traces_every_span(tmp_path: Path) -> None:
+    """Pasting the warning's pyramid.tweens list gives the spans of the app without a list."""
+    tracer = MockTracer(scope_manager=ScopeManager())
+
+    def fresh(name: str) -> Any:
+        return make_database(tmp_path / name)
+
+    default = wiki_spans(
+        tracer, build(tracer, fresh("default.db"), WIKI, configure=wiki_views), "a"
+    )
+    assert default == [
+        ("INSERT", "transaction commit"),
+        ("SELECT", "page"),
+        ("page", None),
+        ("render jinja2", "page"),
+        ("transaction commit", "page"),
+    ]
+    # wiki2's development.ini with the tweens written out, and none of ours.
+    explicit = {
+        **WIKI,
+        "pyramid.tweens": "pyramid_tm.tm_tween_factory\npyramid.tweens.excview_tween_factory",
+    }
+    with pytest.warns(UserWarning, match="^pyramid.tweens lists") as records:
+        build(tracer, fresh("explicit.db"), explicit, configure=wiki_views)
+    (record,) = [r for r in records if "pyramid.tweens" in str(r.message)]
+    assert record.filename == __file__  # the line of the app's configuration
+    # The INI lines the warning ends with, pasted as they are.
+    pasted = str(record.message).split("pyramid.tweens =", 1)[1]
+    assert pasted == (
+        "\n    pyramid_tracing.tracing_tween_factory"
+        "\n    pyramid_tm.tm_tween_factory"
+        "\n    pyramid_tracing.transaction_tween_factory"
+        "\n    pyramid.tweens.excview_tween_factory\n"
+    )
+    fixed = {**WIKI, "pyramid.tweens": pasted}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        app = build(tracer, fresh("fixed.db"), fixed, configure=wiki_views)
+    assert wiki_spans(tracer, app, "b") == default
+
+
+def test_the_old_advice_under_pyramid_tm_is_caught(database: Any) -> None:
+    """The tracing tween listed under pyramid_tm's (the old warning's advice) warns, by name."""
+    tracer = MockTracer(scope_manager=ScopeManager())
+    tweens = [
+        "pyramid_tm.tm_tween_factory",
+        "pyramid_tracing.transaction_tween_factory",
+        "pyramid_tracing.tracing_tween_factory",
+        "pyramid.tweens.excview_tween_factory",
+    ]
+    with pytest.warns(UserWarning, match="^pyramid.tweens lists") as records:
+        build(tracer, database, {**WIKI, "pyramid.tweens": tweens})
+    (record,) = [r for r in records if "pyramid.tweens" in str(r.message)]
+    assert str(record.message).split(". The order")[0] == (
+        "pyramid.tweens lists the tweens explicitly, and spans are lost: "
+        "'pyramid_tracing.tracing_tween_factory' is under 'pyramid_tm.tm_tween_factory': the "
+        "spans of the commit are lost"
+    )
