@@ -16,7 +16,7 @@ from .._backends.opentracing import OpenTracingBackend
 from .._carrier import HeaderCarrier
 from .._failures import failures, logger
 from .._settings import TracingSettings
-from .._state import RequestState, current
+from .._state import RequestState
 from .._tags import TagPolicy
 from .._tracers import Capabilities, LateTags, capabilities
 from ..typing import Request, StartSpanHook
@@ -207,35 +207,20 @@ class OpenTracingSpans(StartPhase, ServerSpans):
 
     def start(self, request: Request, state: RequestState) -> Scope | None:
         """Start and activate the server span with the tracer (see :class:`StartPhase`)."""
-        scope = self.start_with(self._fixed or self.capabilities(), request, state)
-        if scope is not None and type(scope.span) is Span:
-            state._recorded = False  # OpenTracing's own no-op span keeps nothing
-        return scope
-
-    def run(
-        self,
-        request: Request,
-        state: RequestState,
-        view: Callable[..., R],
-        args: tuple[object, ...],
-        kwargs: dict[str, Any],
-        routed: bool,
-        attributes: tuple[str, ...],
-    ) -> R:
-        """:meth:`ServerSpans.run`, with OpenTracing's no-op tracer short-cut."""
         caps = self._fixed or self.capabilities()
         noop_scope = caps.noop_scope
         if noop_scope is not None and self._no_hooks:
             # OpenTracing's own no-op tracer and no hooks: nothing can read a tag, so none is
             # built, and the no-op scope cannot fail. The span is still the request's span.
             state._scope = noop_scope
+            state._spans = self
             state._routed = True
-            current.set(self._tracing)  # in the context copy made by run(): it dies with it
-            try:
-                return view(*args, **kwargs)
-            finally:
-                state._scope = None
-        return ServerSpans.run(self, request, state, view, args, kwargs, routed, attributes)
+            state._recorded = False
+            return noop_scope
+        scope = self.start_with(caps, request, state)
+        if scope is not None and type(scope.span) is Span:
+            state._recorded = False  # OpenTracing's own no-op span keeps nothing
+        return scope
 
     def _record_late(self, state: RequestState, request: Request, scope: Scope) -> bool:
         caps = self._fixed or self._global
