@@ -269,6 +269,10 @@ def kinto_server(opts: argparse.Namespace, env: dict[str, str]) -> dict[str, Any
         f"{variants.KINTO_PATH}?{variants.KINTO_QUERY}",
         dict(variants.KINTO_HEADERS),
     )
+    # The exporter's protobuf encoding in C, as in production: the runner's environment asks
+    # for protobuf's pure-Python implementation for basictracer, which no app here uses.
+    env = {k: v for k, v in env.items() if k != "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"}
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     with collector(agent) as endpoint:
         run = serve_and_load(
             server_opts,
@@ -278,6 +282,7 @@ def kinto_server(opts: argparse.Namespace, env: dict[str, str]) -> dict[str, Any
             request,
         )
     run["clients"] = opts.clients
+    run["date"] = started
     run["summary"] = server_summary(run)
     return run
 
@@ -452,6 +457,7 @@ def write_docs(path: Path, result: dict[str, Any], otel: dict[str, Any], text: s
             )
             + f"; this section took {otel['seconds']:.0f} s "
             f"(`python -m benchmarks.run {otel['settings']['command']}`).",
+            "" if "date" not in server else f"The gunicorn part: run on {server['date']}.",
             "",
             text,
             DOCS_END,

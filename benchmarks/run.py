@@ -1191,7 +1191,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--server-only",
         action="store_true",
-        help="with --from-json: run the real-server part again into that results file",
+        help="with --from-json: run the real-server part again into that results file "
+        "(with --otel-only: the Kinto run under gunicorn only)",
     )
     opts = parser.parse_args(argv)
     from benchmarks import otel_backend
@@ -1203,7 +1204,9 @@ def main(argv: list[str] | None = None) -> int:
             result["summary"] = summarise(result["timing"]["stats"])
         if "cold" in result:
             result["cold"]["summary"] = summarise_cold(result["cold"]["stats"])
-        if opts.server_only:
+        if opts.server_only and opts.otel_only:
+            result["otel"]["server"] = otel_backend.kinto_server(opts, _env(opts.source))
+        elif opts.server_only:
             result["server"] = server_throughput(opts, _env(opts.source))
             result["server"]["targets"] = server_targets(result["server"])
         if otel := result.get("otel"):
