@@ -12,7 +12,7 @@ DOCS_STAMP := $(VENV)/.installed-docs
 # basictracer asks for "protobuf>=3.0.0b2", which lets pip pick a protobuf pre-release.
 PROJECT := --only-final protobuf -e '.[otel,requests,httpx,sqlalchemy]'
 
-.PHONY: install test lint typecheck pytest docs demo stress bench matrix
+.PHONY: install test lint typecheck pytest docs demo stress bench bench-otel matrix
 
 install: $(STAMP)
 
@@ -78,6 +78,11 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.instrument
 	# What a streamed body's wrapper costs, and the test an ordinary response pays: 5 s.
 	$(BIN)/python -m benchmarks.streaming
+
+# The OpenTelemetry backend's section alone (benchmarks/otel_backend.py, some 8 minutes): into
+# benchmarks/results/latest.json (its other sections kept) and its own part of the docs page.
+bench-otel: $(STAMP)
+	$(BIN)/python -m benchmarks.run --otel-only --docs docs/performance.md
 
 # The test suite on Python 3.10 to 3.13 and on the lowest supported dependency versions
 # (noxfile.py; each session has its own venv under .nox/). Not part of make test.

@@ -291,13 +291,16 @@ def _load_request() -> tuple[str, dict[str, str]]:
     return url, headers
 
 
-def _load(port: int, clients: int, total: int) -> float:
+def _load(
+    port: int, clients: int, total: int, request: tuple[str, dict[str, str]] | None = None
+) -> float:
     """Requests/s of ``clients`` connections sending ``total`` requests in all.
 
+    ``request``: ``(path?query, headers)`` of the GET sent (default: the browser shape).
     Keep-alive where the server keeps the connection (waitress); http.client reconnects
     where it closes it (gunicorn's sync workers).
     """
-    path, headers = _load_request()
+    path, headers = request or _load_request()
     per_client = [total // clients + (1 if i < total % clients else 0) for i in range(clients)]
     errors: list[BaseException] = []
     barrier = threading.Barrier(clients + 1)
@@ -479,13 +482,18 @@ def cpu_seconds(pid: int, children: bool = False) -> float:
 
 
 def _burst(
-    port: int, pid: int, clients: int, requests: int, children: bool
+    port: int,
+    pid: int,
+    clients: int,
+    requests: int,
+    children: bool,
+    request: tuple[str, dict[str, str]] | None = None,
 ) -> tuple[float, float | None]:
     """One load burst: its requests/s, and the server's CPU seconds over it (None where
     there is no ``/proc``)."""
     proc = (PROC / "self" / "stat").exists()
     before = cpu_seconds(pid, children) if proc else 0.0
-    per_s = _load(port, clients, requests)
+    per_s = _load(port, clients, requests, request)
     return per_s, round(cpu_seconds(pid, children) - before, 6) if proc else None
 
 
@@ -501,9 +509,13 @@ SERVER_NAMES = {"waitress": "waitress, 4 threads", "gunicorn": "gunicorn, 2 sync
 
 
 def serve_and_load(
-    opts: argparse.Namespace, env: dict[str, str], server: str = "waitress"
+    opts: argparse.Namespace,
+    env: dict[str, str],
+    server: str = "waitress",
+    apps: tuple[str, ...] = SERVER_APPS,
+    request: tuple[str, dict[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """Serve every app of :data:`SERVER_APPS` under ``server`` at once, then load them in turn.
+    """Serve every app of ``apps`` under ``server`` at once, then load them in turn.
 
     Each app gets its own server process (on its own free 127.0.0.1 port, stopped by its PID
     at the end), all started together and warmed up with one burst each. Then
@@ -519,31 +531,36 @@ def serve_and_load(
     minimum to mean much, while the sum over all rounds is exact to a tick or two. CPU time is
     what the server itself spends, so the load clients sharing the cores hardly move it:
     untraced CPU / traced CPU is the throughput ratio a CPU-bound server would see.
+
+    ``apps[0]`` is the untraced app the others are compared with; ``request`` is the
+    ``(path?query, headers)`` the load sends (default: the browser shape).
     """
     started = time.perf_counter()
     processes: dict[str, subprocess.Popen[str]] = {}
     ports: dict[str, int] = {}
-    rates: dict[str, list[float]] = {app: [] for app in SERVER_APPS}
-    cpu: dict[str, list[float]] = {app: [] for app in SERVER_APPS}
+    rates: dict[str, list[float]] = {app: [] for app in apps}
+    cpu: dict[str, list[float]] = {app: [] for app in apps}
+    untraced = apps[0]
     with contextlib.ExitStack() as logs:
         try:
             launched = {}
-            for app in SERVER_APPS:
+            for app in apps:
                 log = logs.enter_context(tempfile.TemporaryFile("w+"))
                 processes[app], port = _launch(app, env, server, log)
                 launched[app] = (port, log)
             for app, (port, log) in launched.items():
                 ports[app] = _listening(processes[app], port, log)
-            for app in SERVER_APPS:  # warm up
-                _load(ports[app], opts.clients, max(200, opts.server_requests))
+            for app in apps:  # warm up
+                _load(ports[app], opts.clients, max(200, opts.server_requests), request)
             for index in range(opts.server_rounds):
-                for app in round_order(SERVER_APPS, index):
+                for app in round_order(apps, index):
                     per_s, seconds = _burst(
                         ports[app],
                         processes[app].pid,
                         opts.clients,
                         opts.server_requests,
                         children=server == "gunicorn",
+                        request=request,
                     )
                     rates[app].append(per_s)
                     if seconds is not None:
@@ -559,14 +576,14 @@ def serve_and_load(
         "requests_per_s": rates,
         "median_requests_per_s": {app: statistics.median(v) for app, v in rates.items()},
         "best_requests_per_s": best,
-        "traced_over_untraced": {app: best[app] / best["bare"] for app in SERVER_APPS[1:]},
+        "traced_over_untraced": {app: best[app] / best[untraced] for app in apps[1:]},
     }
     if all(cpu.values()):
         requests = opts.server_rounds * opts.server_requests
         us = {app: sum(values) / requests * 1e6 for app, values in cpu.items()}
         out["cpu_seconds"] = cpu
         out["cpu_us_per_request"] = us
-        out["cpu_ratio"] = {app: us["bare"] / us[app] for app in SERVER_APPS[1:]}
+        out["cpu_ratio"] = {app: us[untraced] / us[app] for app in apps[1:]}
     out["seconds"] = round(time.perf_counter() - started, 1)
     return out
 
@@ -1060,12 +1077,18 @@ def write_docs(path: Path, result: dict[str, Any], text: str) -> None:
             DOCS_END,
         ]
     )
+    replace_section(path, section, DOCS_START, DOCS_END)
+
+
+def replace_section(path: Path, section: str, start_marker: str, end_marker: str) -> None:
+    """Replace the page's text from ``start_marker`` to ``end_marker`` with ``section``
+    (which starts and ends with them)."""
     page = path.read_text()
-    start, end = page.find(DOCS_START), page.find(DOCS_END)
+    start, end = page.find(start_marker), page.find(end_marker)
     if start == -1 or end == -1:
-        msg = f"{path} has no {DOCS_START!r} ... {DOCS_END!r} markers to write between"
+        msg = f"{path} has no {start_marker!r} ... {end_marker!r} markers to write between"
         raise SystemExit(msg)
-    path.write_text(page[:start] + section + page[end + len(DOCS_END) :])
+    path.write_text(page[:start] + section + page[end + len(end_marker) :])
 
 
 SHAPE_TITLES = {
@@ -1136,6 +1159,24 @@ def main(argv: list[str] | None = None) -> int:
         help="run the cold requests only (no in-process loop, server or memory runs)",
     )
     parser.add_argument("--no-server", action="store_true", help="skip the real-server runs")
+    parser.add_argument(
+        "--otel-only",
+        action="store_true",
+        help="run the OpenTelemetry backend's section only, into the results file and the "
+        "docs page's own markers (benchmarks/otel_backend.py)",
+    )
+    parser.add_argument(
+        "--no-otel-server", action="store_true", help="skip the Kinto run under gunicorn"
+    )
+    parser.add_argument(
+        "--otel-server-rounds", type=int, default=20, help="Kinto under gunicorn: rounds"
+    )
+    parser.add_argument(
+        "--otel-server-requests",
+        type=int,
+        default=500,
+        help="Kinto under gunicorn: requests per burst",
+    )
     parser.add_argument("--no-memory", action="store_true", help="skip the memory run")
     parser.add_argument("--source", help="put this directory first on sys.path (compare)")
     parser.add_argument(
@@ -1150,23 +1191,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--server-only",
         action="store_true",
-        help="with --from-json: run the real-server part again into that results file",
+        help="with --from-json: run the real-server part again into that results file "
+        "(with --otel-only: the Kinto run under gunicorn only)",
     )
     opts = parser.parse_args(argv)
+    from benchmarks import otel_backend
+
+    command = " ".join(sys.argv[1:] if argv is None else argv)
     if opts.from_json:
         result: dict[str, Any] = json.loads(opts.from_json.read_text())
-        result["summary"] = summarise(result["timing"]["stats"])
+        if "timing" in result:
+            result["summary"] = summarise(result["timing"]["stats"])
         if "cold" in result:
             result["cold"]["summary"] = summarise_cold(result["cold"]["stats"])
-        if opts.server_only:
+        if opts.server_only and opts.otel_only:
+            result["otel"]["server"] = otel_backend.kinto_server(opts, _env(opts.source))
+        elif opts.server_only:
             result["server"] = server_throughput(opts, _env(opts.source))
             result["server"]["targets"] = server_targets(result["server"])
+        if otel := result.get("otel"):
+            otel["summary"] = otel_backend.summarise(otel["timing"]["stats"])
+            if "cpu_us_per_request" in otel.get("server", {}):
+                otel["server"]["summary"] = otel_backend.server_summary(otel["server"])
         (opts.output or opts.from_json).write_text(json.dumps(result, indent=1) + "\n")
-        text = table(result)
+        text = table(result) if "timing" in result else ""
         print(text)
-        if opts.docs:
+        if opts.docs and text:
             write_docs(opts.docs, result, text)
+        if otel:
+            otel_text = otel_backend.table(otel)
+            print(otel_text)
+            if opts.docs:
+                otel_backend.write_docs(opts.docs, result, otel, otel_text)
         return 0
+    if opts.otel_only:
+        return _otel_only(opts, command)
     names = list(VARIANTS) if not opts.only else opts.only.split(",")
     if opts.cold_only:
         names, opts.no_server, opts.no_memory, opts.no_cold = [], True, True, False
@@ -1196,15 +1255,44 @@ def main(argv: list[str] | None = None) -> int:
         print("memory ...", file=sys.stderr)
         result["memory"] = _worker(["memory", f"--requests={opts.memory_requests}"], env)
         result["memory"]["targets"] = memory_targets(result["memory"])
+    if not opts.cold_only:
+        print("the OpenTelemetry backend: Kinto under gunicorn ...", file=sys.stderr)
+        opts.no_otel_server = opts.no_otel_server or opts.no_server
+        result["otel"] = otel_backend.run_section(opts, env, result["timing"], command)
     result["seconds"] = round(time.perf_counter() - started, 1)
     text = table(result)
     print(text)
+    if otel := result.get("otel"):
+        otel_text = otel_backend.table(otel)
+        print(otel_text)
     output = opts.output or RESULTS / "latest.json"
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=1) + "\n")
     print(f"\nwritten: {output} ({result['seconds']} s)", file=sys.stderr)
     if opts.docs:
         write_docs(opts.docs, result, text)
+        if otel:
+            otel_backend.write_docs(opts.docs, result, otel, otel_text)
+    return 0
+
+
+def _otel_only(opts: argparse.Namespace, command: str) -> int:
+    """``--otel-only``: the OpenTelemetry backend's section alone, put into the results file
+    (``opts.output``, default ``results/latest.json``: its other sections kept) and into the
+    section's own markers of the docs page."""
+    from benchmarks import otel_backend
+
+    output = opts.output or RESULTS / "latest.json"
+    result: dict[str, Any] = json.loads(output.read_text()) if output.exists() else {}
+    result.setdefault("machine", machine())
+    result["otel"] = otel = otel_backend.run_section(opts, _env(opts.source), command=command)
+    text = otel_backend.table(otel)
+    print(text)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"\nwritten: {output} ({otel['seconds']} s)", file=sys.stderr)
+    if opts.docs:
+        otel_backend.write_docs(opts.docs, result, otel, text)
     return 0
 
 

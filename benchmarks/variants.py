@@ -19,6 +19,7 @@ from typing import Any
 import opentracing
 from pyramid.config import Configurator
 from pyramid.response import Response
+from pyramid.tweens import EXCVIEW
 from webob import Request as WebObRequest
 
 HELLO_PATH = "/hello/world"
@@ -228,13 +229,19 @@ def _start_response(status: str, headers: list[tuple[str, str]], exc_info: Any =
 
 
 def wsgi_loop(
-    app: Any, path: str = HELLO_PATH, shape: str = "health", tracer: str = "otel"
+    app: Any,
+    path: str = HELLO_PATH,
+    shape: str = "health",
+    tracer: str = "otel",
+    environ: dict[str, Any] | None = None,
 ) -> Callable[[int], None]:
     """Call ``app`` ``n`` times as a WSGI app with a fresh copy of one prepared environ.
 
-    A request with a body gets a fresh ``wsgi.input`` each time (as from a server).
+    A request with a body gets a fresh ``wsgi.input`` each time (as from a server). The
+    environ is ``environ_for(path, shape, tracer)`` unless given.
     """
-    environ = environ_for(path, shape, tracer)
+    if environ is None:
+        environ = environ_for(path, shape, tracer)
     start_response = _start_response
     body_bytes = environ["wsgi.input"].read() if environ.get("CONTENT_LENGTH") else None
 
@@ -334,10 +341,11 @@ def tracer_jaeger() -> TracerKit:
     return TracerKit(tracer)
 
 
-def otel_provider(ratio: float | None = None) -> Any:
+def otel_provider(ratio: float | None = None, sampler: Any = None) -> Any:
     """An OpenTelemetry SDK tracer provider whose span processor drops every span.
 
-    With ``ratio``, new traces are sampled at that ratio (``ParentBased(TraceIdRatioBased)``).
+    With ``ratio``, new traces are sampled at that ratio (``ParentBased(TraceIdRatioBased)``);
+    with ``sampler``, by that SDK sampler (``ALWAYS_OFF``).
     """
     _require("opentelemetry.sdk.trace")
     from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
@@ -347,7 +355,9 @@ def otel_provider(ratio: float | None = None) -> Any:
         def on_end(self, span: Any) -> None:
             pass
 
-    provider = TracerProvider(sampler=None if ratio is None else ParentBasedTraceIdRatio(ratio))
+    if ratio is not None:
+        sampler = ParentBasedTraceIdRatio(ratio)
+    provider = TracerProvider(sampler=sampler)
     provider.add_span_processor(DropSpans())
     return provider
 
@@ -505,6 +515,300 @@ def otel_instrumentation(shape: str = "health") -> Callable[[], Bench]:
         return Bench(wsgi_loop(app, shape=shape, tracer="otel"))
 
     return make
+
+
+# -- the OpenTelemetry backend -------------------------------------------------------------------
+
+
+def otel_backend(provider: Any) -> Any:
+    """pyramid_tracing's OpenTelemetry backend on ``provider``, built as
+    ``pyramid_tracing.otel.tracer_from_settings`` builds it on the provider it configures."""
+    from pyramid_tracing import __version__
+    from pyramid_tracing._backends.opentelemetry import OtelTracer
+    from pyramid_tracing._sampling import sampler_ignores_attributes
+
+    return OtelTracer(
+        provider.get_tracer("pyramid_tracing", __version__),
+        provider,
+        late_attributes=sampler_ignores_attributes(provider.sampler),
+    )
+
+
+def otel_native_variant(shape: str = "health") -> Callable[[], Bench]:
+    """pyramid_tracing on the OpenTelemetry backend (no shim), the dropping processor."""
+
+    def make() -> Bench:
+        kit = TracerKit(otel_backend(otel_provider()))
+        app = _pyramid_tracing_app(kit)
+        return Bench(wsgi_loop(app, shape=shape, tracer="otel"))
+
+    return make
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def otel_floor_factory(
+    provider: Any, carrier: dict[str, str]
+) -> Callable[[Callable[[Any], Any], Any], Callable[[Any], Any]]:
+    """The least an integration on the OpenTelemetry API can do: a bare tween, no shim.
+
+    It extracts the caller's context with the global propagator from ``carrier`` (the
+    request's headers, lower-cased, built once), starts an SDK SERVER span under it and
+    gives it the stable start attributes (read from the environ as they are: no redaction,
+    no truncation) when it records, attaches it, calls the handler, sets the route and the
+    status, renames the span ``{method} {route}``, ends and detaches it. No sampling check of
+    its own, error recording or fail-open handling.
+    """
+    from opentelemetry.context import attach, detach
+    from opentelemetry.propagate import get_global_textmap
+    from opentelemetry.trace import SpanKind, set_span_in_context
+
+    start = provider.get_tracer("bench-floor").start_span
+    extract = get_global_textmap().extract
+    server = SpanKind.SERVER
+    ports = _DEFAULT_PORTS
+
+    def factory(handler: Callable[[Any], Any], registry: Any) -> Callable[[Any], Any]:
+        def otel_floor_tween(request: Any) -> Any:
+            parent = extract(carrier)
+            environ = request.environ
+            method = environ["REQUEST_METHOD"]
+            span = start(method, parent, server)
+            recording = span.is_recording()
+            if recording:
+                scheme = environ["wsgi.url_scheme"]
+                host, _, port = environ["HTTP_HOST"].partition(":")
+                attributes = {
+                    "http.request.method": method,
+                    "url.scheme": scheme,
+                    "url.path": environ["SCRIPT_NAME"] + environ["PATH_INFO"],
+                    "server.address": host,
+                    "server.port": int(port) if port else ports[scheme],
+                    "network.protocol.version": environ["SERVER_PROTOCOL"][5:],
+                    "user_agent.original": environ["HTTP_USER_AGENT"],
+                }
+                query = environ.get("QUERY_STRING")
+                if query:
+                    attributes["url.query"] = query
+                client = environ.get("REMOTE_ADDR")
+                if client:
+                    attributes["client.address"] = client
+                span.set_attributes(attributes)
+            token = attach(set_span_in_context(span, parent))
+            try:
+                response = handler(request)
+                if recording:
+                    pattern = request.matched_route.pattern
+                    span.set_attributes(
+                        {"http.route": pattern, "http.response.status_code": response.status_code}
+                    )
+                    span.update_name(f"{method} {pattern}")
+                return response
+            finally:
+                span.end()
+                detach(token)
+
+        return otel_floor_tween
+
+    return factory
+
+
+def _register_floor(key: str, factory: Callable[..., Any]) -> str:
+    """Register a floor tween factory under ``key``; its dotted name for ``add_tween``."""
+    _FLOOR_TWEENS[key] = factory
+    return f"{__name__}._FLOOR_TWEENS.{key}"
+
+
+def otel_floor_variant(shape: str = "health") -> Callable[[], Bench]:
+    """:func:`otel_floor_factory` in the minimal app, the dropping processor."""
+
+    def make() -> Bench:
+        _, _, headers, _ = request_shape(shape, "otel")
+        carrier = {name.lower(): value for name, value in headers.items()}
+        name = _register_floor(f"otelnative_{shape}", otel_floor_factory(otel_provider(), carrier))
+
+        def setup(config: Configurator) -> None:
+            config.add_tween(name)
+
+        return Bench(wsgi_loop(make_app(setup), shape=shape, tracer="otel"))
+
+    return make
+
+
+# -- a Kinto server: route prefix, Basic auth policy, JSON renderer, pyramid_tm -----------------
+
+KINTO_PATH = "/v1/buckets/bench/collections/tasks/records"
+KINTO_QUERY = "_limit=10"
+KINTO_HEADERS = {
+    "Host": "kinto.example.com",
+    "User-Agent": "kinto-http.py/11.2.0",
+    "Accept": "application/json",
+    # base64 of "bench:s3cret": Kinto's Basic auth policy turns it into a user id (HMAC).
+    "Authorization": "Basic YmVuY2g6czNjcmV0",
+}
+#: Kinto with its memory backends; any Basic auth user may create buckets.
+KINTO_SETTINGS = {
+    "kinto.storage_backend": "kinto.core.storage.memory",
+    "kinto.permission_backend": "kinto.core.permission.memory",
+    "kinto.cache_backend": "kinto.core.cache.memory",
+    "kinto.userid_hmac_secret": "bench-secret",
+    "kinto.multiauth.policies": "basicauth",
+    "kinto.bucket_create_principals": "system.Authenticated",
+}
+#: The records the GET lists (``_limit=10``: all of them, one page).
+KINTO_RECORDS = 10
+
+
+def kinto_app(
+    setup: Callable[[Configurator], None] | None = None,
+    settings: dict[str, object] | None = None,
+) -> Any:
+    """Kinto on its memory backends, a bucket, a collection and 10 records in it.
+
+    ``setup`` gets the Configurator before Kinto configures it; ``settings`` go to Kinto
+    (``kinto.includes = pyramid_tracing`` includes us the way a Kinto deployment does).
+    """
+    import warnings
+
+    kinto = _require("kinto")
+    from kinto.authorization import RouteFactory  # type: ignore[import-untyped]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "HTTPS is not enabled": loopback only
+        config = Configurator(
+            settings={**KINTO_SETTINGS, **(settings or {})}, root_factory=RouteFactory
+        )
+        if setup is not None:
+            setup(config)
+        app = kinto.main({}, config=config)
+    collection = KINTO_PATH.rpartition("/records")[0]
+    writes = [("PUT", collection.rpartition("/collections")[0], b""), ("PUT", collection, b"")]
+    writes += [
+        ("POST", KINTO_PATH, b'{"data": {"title": "task %d", "done": false}}' % i)
+        for i in range(KINTO_RECORDS)
+    ]
+    for method, path, body in writes:
+        request = WebObRequest.blank(path, headers=KINTO_HEADERS, method=method)
+        request.content_type = "application/json"
+        request.body = body
+        status = request.get_response(app).status_code
+        if status not in (200, 201):
+            msg = f"{method} {path} answered {status} while filling Kinto"
+            raise RuntimeError(msg)
+    return app
+
+
+def kinto_environ() -> dict[str, Any]:
+    """The request the Kinto variants time: list a collection's records, Basic auth."""
+    request = WebObRequest.blank(f"{KINTO_PATH}?{KINTO_QUERY}", headers=KINTO_HEADERS)
+    return dict(request.environ)
+
+
+#: Kinto's requests take some 1 ms: fewer per sample than the minimal app's.
+KINTO_OPS = 300
+
+
+def _kinto_bench(app: Any) -> Bench:
+    return Bench(wsgi_loop(app, environ=kinto_environ()), ops=KINTO_OPS)
+
+
+def _kinto_tracing(tracer: Any, **settings: object) -> dict[str, object]:
+    return {"kinto.includes": "pyramid_tracing", "tracing.tracer": tracer, **settings}
+
+
+def kinto_floor_setup(provider: Any) -> Callable[[Configurator], None]:
+    """Add :func:`otel_floor_factory` on ``provider`` where pyramid_tracing's tween goes."""
+    carrier = {name.lower(): value for name, value in KINTO_HEADERS.items()}
+    name = _register_floor(
+        f"otelnative_kinto_{id(provider)}", otel_floor_factory(provider, carrier)
+    )
+
+    def setup(config: Configurator) -> None:
+        config.add_tween(name, over=(EXCVIEW, "pyramid_tm.tm_tween_factory"))
+
+    return setup
+
+
+def kinto_variant(kind: str) -> Callable[[], Bench]:
+    """Kinto in-process: ``bare``, ``pt-otelnative`` (default ``tracing.instrument``: render
+    and transaction spans), ``pt-otelnative-off`` (``ALWAYS_OFF``), ``floor-otelnative``,
+    ``otel-pyramid``; the dropping processor."""
+
+    def make() -> Bench:
+        if kind == "bare":
+            return _kinto_bench(kinto_app())
+        if kind == "pt-otelnative":
+            return _kinto_bench(kinto_app(settings=_kinto_tracing(otel_backend(otel_provider()))))
+        if kind == "pt-otelnative-off":
+            from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+            tracer = otel_backend(otel_provider(sampler=ALWAYS_OFF))
+            return _kinto_bench(kinto_app(settings=_kinto_tracing(tracer)))
+        if kind == "floor-otelnative":
+            return _kinto_bench(kinto_app(kinto_floor_setup(otel_provider())))
+        if kind == "otel-pyramid":
+            _require("opentelemetry.instrumentation.pyramid")
+            from opentelemetry import trace
+            from opentelemetry.instrumentation.pyramid import PyramidInstrumentor
+
+            trace.set_tracer_provider(otel_provider())
+            return _kinto_bench(kinto_app(PyramidInstrumentor.instrument_config))
+        msg = f"unknown Kinto variant {kind!r}"
+        raise ValueError(msg)
+
+    return make
+
+
+#: The Kinto apps of the real-server run, all exporting over OTLP/HTTP to one collector.
+KINTO_SERVER_APPS = (
+    "bare@kinto",
+    "pt-otelnative-server@kinto",
+    "pt-otelnative@kinto",
+    "pt-otelnative10@kinto",
+    "floor-otelnative@kinto",
+    "otel-pyramid@kinto",
+)
+
+
+def kinto_server_app(name: str, endpoint: str) -> Any:
+    """The Kinto app ``name`` of :data:`KINTO_SERVER_APPS`, exporting to ``endpoint``.
+
+    pyramid_tracing is configured the way an INI file does it
+    (``tracing.tracer = pyramid_tracing.otel:tracer_from_settings``, ``exporter = otlp``);
+    the floor tween and the peer export through the provider that builds (a batch span
+    processor, the OTLP/HTTP exporter), which is also the global one.
+    """
+    otel = {
+        "tracing.tracer": "pyramid_tracing.otel:tracer_from_settings",
+        "tracing.otel.service_name": "kinto-bench",
+        "tracing.otel.exporter": "otlp",
+        "tracing.otel.endpoint": endpoint,
+    }
+    if name == "bare@kinto":
+        return kinto_app()
+    if name in ("floor-otelnative@kinto", "otel-pyramid@kinto"):
+        from pyramid_tracing.otel import tracer_from_settings, tracer_provider
+
+        provider = tracer_provider(tracer_from_settings(**otel))
+        if name == "floor-otelnative@kinto":
+            return kinto_app(kinto_floor_setup(provider))
+        from opentelemetry import trace
+        from opentelemetry.instrumentation.pyramid import PyramidInstrumentor
+
+        if trace.get_tracer_provider() is not provider:
+            trace.set_tracer_provider(provider)
+        return kinto_app(PyramidInstrumentor.instrument_config)
+    settings: dict[str, object] = {"kinto.includes": "pyramid_tracing", **otel}
+    if name == "pt-otelnative-server@kinto":
+        settings["tracing.instrument"] = ""
+    elif name == "pt-otelnative10@kinto":
+        settings["tracing.otel.sampler"] = "parentbased_traceidratio"
+        settings["tracing.otel.sampler_arg"] = "0.1"
+    elif name != "pt-otelnative@kinto":
+        msg = f"unknown Kinto server app {name!r}; known: {', '.join(KINTO_SERVER_APPS)}"
+        raise ValueError(msg)
+    return kinto_app(settings=settings)
 
 
 def raw_span(
@@ -687,12 +991,19 @@ def _shape_variants(shape: str) -> dict[str, tuple[str, Callable[[], Bench]]]:
             if t != "noop"
         },
         shaped("otel-pyramid", shape): ("otel", otel_instrumentation(shape)),
+        shaped("pt-otelnative", shape): ("otel_backend", otel_native_variant(shape)),
+        shaped("floor-otelnative", shape): ("otel_backend", otel_floor_variant(shape)),
     }
+
+
+#: The Kinto variants in-process (``bare@kinto`` is untraced Kinto).
+KINTO_KINDS = ("bare", "pt-otelnative", "pt-otelnative-off", "floor-otelnative", "otel-pyramid")
 
 
 #: name -> (group, make). Groups decide how the report compares them.
 VARIANTS: dict[str, tuple[str, Callable[[], Bench]]] = {
     **{name: entry for shape in SHAPES for name, entry in _shape_variants(shape).items()},
+    **{f"{kind}@kinto": ("kinto", kinto_variant(kind)) for kind in KINTO_KINDS},
     **{f"raw-{t}": ("raw", raw_span(t)) for t in TRACERS},
     "pt-basic-features": ("features", pyramid_tracing_variant("basic", **FEATURE_SETTINGS)),
     "pt-basic-excluded": (

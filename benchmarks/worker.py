@@ -154,10 +154,20 @@ def serve(name: str, threads: int) -> None:
     server.run()
 
 
-SERVER_APPS = ("bare", *(f"pt-{t}" for t in variants.TRACERS), "pt-otel10")
+SERVER_APPS = (
+    "bare",
+    *(f"pt-{t}" for t in variants.TRACERS),
+    "pt-otel10",
+    *variants.KINTO_SERVER_APPS,
+)
 
 
 def _app_of(name: str) -> Any:
+    if name.endswith("@kinto"):
+        import os
+
+        endpoint = os.environ.get("BENCH_OTLP_ENDPOINT", "http://127.0.0.1:4318")
+        return variants.kinto_server_app(name, endpoint)
     if name == "bare":
         return variants.make_app()
     if name == "pt-otel10":

@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import bytecodes, run, variants, worker  # noqa: E402  # benchmarks/ beside tests/
+from benchmarks import bytecodes, otel_backend, run, variants, worker  # noqa: E402  # beside tests/
 
 ENV = run._env(None)
 
@@ -456,3 +456,148 @@ def test_bytecode_table_row_has_a_cell_per_tracer() -> None:
     assert int(cells[1]) > 0
     assert cells[2].endswith("(over bare)")
     assert cells[3].endswith("in the package)")
+
+
+def test_kinto_apps_serve_under_gunicorn_and_export_to_rotel() -> None:
+    """Every Kinto app of the real-server run answers its bursts under gunicorn, exporting to
+    a rotel-agent the run starts and stops itself."""
+    pytest.importorskip("gunicorn")
+    pytest.importorskip("kinto")
+    if otel_backend.rotel_agent() is None:
+        pytest.skip("rotel is not installed")
+    opts = run.argparse.Namespace(clients=2, otel_server_requests=20, otel_server_rounds=1)
+    result = otel_backend.kinto_server(opts, ENV)
+    assert result["server"] == "gunicorn, 2 sync workers"
+    assert set(result["requests_per_s"]) == set(variants.KINTO_SERVER_APPS)
+    assert all(len(rates) == 1 for rates in result["requests_per_s"].values())
+    assert set(result["cpu_us_per_request"]) == set(variants.KINTO_SERVER_APPS)
+    targets = {target["target"] for target in result["summary"]["targets"]}
+    assert (
+        "Kinto under gunicorn, ParentBased TraceIdRatio 0.1: CPU per request / untraced <= 1.05"
+        in targets
+    )
+
+
+def test_kinto_server_apps_export_every_span_kind(tmp_path: Path) -> None:
+    """The traced Kinto apps send their spans to the collector: three per request with the
+    default instrument, one with the server span only, the floor and the peer."""
+    from opentelemetry import trace
+
+    from tests.helpers.collector import parse_spans, run_collector
+
+    pytest.importorskip("kinto")
+    with run_collector(tmp_path) as (url, log):
+        for name in (
+            "pt-otelnative@kinto",
+            "pt-otelnative-server@kinto",
+            "floor-otelnative@kinto",
+            "otel-pyramid@kinto",
+        ):
+            app = variants.kinto_server_app(name, url)
+            variants.wsgi_loop(app, environ=variants.kinto_environ())(1)
+            trace.get_tracer_provider().force_flush()  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 10
+        route = "v1/buckets/{bucket_id}/collections/{collection_id}/records"
+        while time.monotonic() < deadline:
+            names = [span["Name"] for span in parse_spans(log.read_text(errors="replace"))]
+            gets = [n for n in names if n.endswith(route) and not n.startswith("POST")]
+            if len(gets) >= 2 * 4 and "transaction commit" in names:
+                break
+            time.sleep(0.1)
+    # Each app: its 12 writes filling Kinto, then one GET checked and one timed.
+    assert len(gets) >= 2 * 4, names
+    assert {"render ultrajson", "transaction commit"} <= set(names)
+
+
+def test_otel_summary_and_table_from_samples() -> None:
+    """The integration tax is (ours - floor) / (floor - bare); Kinto's ratios are over
+    untraced; the targets are checked against their limits."""
+
+    def stat(best: float) -> dict[str, Any]:
+        return {"median_us": best + 1, "min_us": best, "max_us": best + 2, "samples_us": [best]}
+
+    stats = {
+        "bare": stat(20.0),
+        "floor-otelnative": stat(60.0),
+        "pt-otelnative": stat(64.0),
+        "pt-otel": stat(90.0),
+        "bare@browser": stat(20.0),
+        "floor-otelnative@browser": stat(60.0),
+        "pt-otelnative@browser": stat(70.0),
+        "bare@kinto": stat(1000.0),
+        "pt-otelnative-off@kinto": stat(1020.0),
+        "pt-otelnative@kinto": stat(1100.0),
+    }
+    summary = otel_backend.summarise(stats)
+    assert summary["shapes"]["health"]["tax"] == pytest.approx(4 / 40)
+    assert summary["shapes"]["browser"]["tax"] == pytest.approx(10 / 40)
+    assert summary["kinto"]["pt-otelnative-off"]["ratio"] == pytest.approx(1.02)
+    verdicts = {target["target"]: target["ok"] for target in summary["targets"]}
+    tax = "OpenTelemetry backend, integration tax (ours - floor) / (floor - bare)"
+    assert verdicts == {
+        f"{tax}, health <= 0.15": True,
+        f"{tax}, browser <= 0.15": False,
+        "Kinto in-process, ALWAYS_OFF sampler, default instrument: time / untraced <= 1.03": True,
+    }
+    text = otel_backend.table({"timing": {"stats": stats}, "summary": summary})
+    assert "| health | 20.0 | 60.0 (+40.0) | 64.0 (+44.0) | 90.0 (+70.0) | - | 0.10 |" in text
+    assert (
+        "| pyramid_tracing, OpenTelemetry backend, ALWAYS_OFF sampler, default instrument | "
+        "1020 | 1021 | 1.020 |"
+    ) in text
+
+
+def test_otel_server_targets_from_cpu() -> None:
+    """Under gunicorn: 10 % over untraced, and our CPU overheads over the peer's."""
+    run_result = {
+        "cpu_us_per_request": {
+            "bare@kinto": 1000.0,
+            "pt-otelnative-server@kinto": 1040.0,
+            "pt-otelnative@kinto": 1120.0,
+            "pt-otelnative10@kinto": 1030.0,
+            "floor-otelnative@kinto": 1030.0,
+            "otel-pyramid@kinto": 1100.0,
+        }
+    }
+    summary = otel_backend.server_summary(run_result)
+    assert summary["overhead_vs_peer"]["pt-otelnative-server@kinto"] == pytest.approx(0.4)
+    verdicts = {target["target"]: target["ok"] for target in summary["targets"]}
+    assert verdicts == {
+        "Kinto under gunicorn, ParentBased TraceIdRatio 0.1: CPU per request / untraced <= 1.05": (
+            True
+        ),
+        "Kinto under gunicorn, 100 %, server span only: CPU overhead / the peer's <= 0.4": True,
+        "Kinto under gunicorn, 100 %, default three spans: CPU overhead / the peer's (one span) "
+        "<= 1.0": False,
+        "Kinto under gunicorn, the floor tween: CPU overhead / the peer's <= 0.4": True,
+    }
+
+
+def test_otel_docs_section_keeps_the_other_results(tmp_path: Path) -> None:
+    """The OpenTelemetry section is written between its own markers, the rest kept."""
+    page = tmp_path / "performance.md"
+    page.write_text(
+        f"{run.DOCS_START}\nmain\n{run.DOCS_END}\n"
+        f"{otel_backend.DOCS_START}\nold\n{otel_backend.DOCS_END}\nafter\n"
+    )
+    result = {
+        "machine": {
+            "cpu": "CPU",
+            "machine": "x86_64",
+            "logical_cpus": 2,
+            "implementation": "CPython",
+            "python": "3.11.7",
+        }
+    }
+    otel = {
+        "date": "2026-01-01T00:00:00Z",
+        "settings": {"rounds": 40, "command": "--otel-only"},
+        "seconds": 300.0,
+        "server": {"rounds": 20},
+    }
+    otel_backend.write_docs(page, result, otel, "| table |")
+    text = page.read_text()
+    assert text.startswith(f"{run.DOCS_START}\nmain\n{run.DOCS_END}\n")
+    assert "old" not in text
+    assert "40 rounds of one sample per variant in-process, then 20 rounds of bursts" in text
+    assert text.endswith(f"| table |\n{otel_backend.DOCS_END}\nafter\n")
