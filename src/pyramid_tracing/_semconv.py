@@ -65,11 +65,24 @@ def _host_port(host: str) -> tuple[str, int | None]:
 def server_start(policy: TagPolicy, request: Request, method: str) -> dict[str, object]:
     """The stable attributes known before routing: method, URL parts, server, client."""
     environ = request.environ
-    attributes: dict[str, object] = {}
-    _method(attributes, policy, method)
+    limit = policy.max_tag_length
+    # One dict display for what every request has; the length tests before each truncate
+    # spare the happy path a call per value (this runs on every recorded request).
+    path = request_path(request)
     scheme = environ.get("wsgi.url_scheme", "http")
-    attributes["url.scheme"] = scheme
-    attributes["url.path"] = policy.truncate(request_path(request))
+    if method in KNOWN_METHODS:
+        attributes: dict[str, object] = {
+            "http.request.method": method,
+            "url.scheme": scheme,
+            "url.path": path if len(path) <= limit else policy.truncate(path),
+        }
+    else:
+        attributes = {
+            "http.request.method": "_OTHER",
+            "http.request.method_original": policy.truncate(method),
+            "url.scheme": scheme,
+            "url.path": policy.truncate(path),
+        }
     query = environ.get("QUERY_STRING")
     if query:
         attributes["url.query"] = policy.truncate(policy.query_string(query))
@@ -83,7 +96,7 @@ def server_start(policy: TagPolicy, request: Request, method: str) -> dict[str, 
         server_port = environ.get("SERVER_PORT", "")
         port = int(server_port) if str(server_port).isdigit() else None
     if name:
-        attributes["server.address"] = policy.truncate(name)
+        attributes["server.address"] = name if len(name) <= limit else policy.truncate(name)
     if port is not None:
         attributes["server.port"] = port
     protocol = environ.get("SERVER_PROTOCOL", "")
@@ -91,7 +104,9 @@ def server_start(policy: TagPolicy, request: Request, method: str) -> dict[str, 
         attributes["network.protocol.version"] = protocol[5:]
     agent = environ.get("HTTP_USER_AGENT")
     if agent:
-        attributes["user_agent.original"] = policy.truncate(agent)
+        attributes["user_agent.original"] = (
+            agent if len(agent) <= limit else policy.truncate(agent)
+        )
     client = environ.get("REMOTE_ADDR")
     if client:
         attributes["client.address"] = client

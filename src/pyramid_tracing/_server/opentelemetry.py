@@ -76,8 +76,13 @@ class OtelSpans(ServerSpans):
             self._carrier_keys = tuple(environ_key(name) for name in propagator.fields)
             self._propagator = propagator
         keys = self._carrier_keys
-        if keys and not any(key in environ for key in keys):
-            return None
+        if keys:
+            for key in keys:
+                if key in environ:
+                    break
+            else:
+                return None  # no header the propagator reads
+
         try:
             return propagator.extract(environ, getter=self._getter)
         except Exception as exc:
