@@ -64,6 +64,8 @@ LABELS = {
     "pt-otelnative-off@kinto": "pyramid_tracing, OpenTelemetry backend, ALWAYS_OFF sampler, "
     "default instrument",
     "floor-otelnative@kinto": "floor tween, 100 % (server span only)",
+    "floor-otelnative-off@kinto": "floor tween, ALWAYS_OFF sampler (what the SDK alone costs a "
+    "dropped request)",
     "otel-pyramid@kinto": "opentelemetry-instrumentation-pyramid, 100 % (server span only)",
     "pt-otelnative-server@kinto": "pyramid_tracing, OpenTelemetry backend, 100 %, "
     "`tracing.instrument =` (server span only)",

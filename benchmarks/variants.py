@@ -732,7 +732,8 @@ def kinto_floor_setup(provider: Any) -> Callable[[Configurator], None]:
 
 def kinto_variant(kind: str) -> Callable[[], Bench]:
     """Kinto in-process: ``bare``, ``pt-otelnative`` (default ``tracing.instrument``: render
-    and transaction spans), ``pt-otelnative-off`` (``ALWAYS_OFF``), ``floor-otelnative``,
+    and transaction spans), ``pt-otelnative-off`` (``ALWAYS_OFF``), ``floor-otelnative`` (and
+    ``floor-otelnative-off``: the SDK alone on a dropped request),
     ``otel-pyramid``; the dropping processor."""
 
     def make() -> Bench:
@@ -747,6 +748,10 @@ def kinto_variant(kind: str) -> Callable[[], Bench]:
             return _kinto_bench(kinto_app(settings=_kinto_tracing(tracer)))
         if kind == "floor-otelnative":
             return _kinto_bench(kinto_app(kinto_floor_setup(otel_provider())))
+        if kind == "floor-otelnative-off":
+            from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+            return _kinto_bench(kinto_app(kinto_floor_setup(otel_provider(sampler=ALWAYS_OFF))))
         if kind == "otel-pyramid":
             _require("opentelemetry.instrumentation.pyramid")
             from opentelemetry import trace
@@ -997,7 +1002,14 @@ def _shape_variants(shape: str) -> dict[str, tuple[str, Callable[[], Bench]]]:
 
 
 #: The Kinto variants in-process (``bare@kinto`` is untraced Kinto).
-KINTO_KINDS = ("bare", "pt-otelnative", "pt-otelnative-off", "floor-otelnative", "otel-pyramid")
+KINTO_KINDS = (
+    "bare",
+    "pt-otelnative",
+    "pt-otelnative-off",
+    "floor-otelnative",
+    "floor-otelnative-off",
+    "otel-pyramid",
+)
 
 
 #: name -> (group, make). Groups decide how the report compares them.
