@@ -6,7 +6,7 @@ import difflib
 import re
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Final, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import attrs
 import opentracing
@@ -41,7 +41,6 @@ __all__ = [
 
 PREFIX: Final = "tracing."
 OTEL_PREFIX: Final = "tracing.otel."
-
 
 #: Header names whose values are never recorded: credentials (HTTP, proxies, API gateways,
 #: OAuth and cloud providers), session cookies, and the CSRF tokens of Pyramid and others.
@@ -201,6 +200,8 @@ class TracingSettings:
     response_trace_headers: tuple[str, ...] = ()
     #: The tag vocabulary of server and client spans: ``opentracing``, ``stable``, ``both``.
     semconv: str = "opentracing"
+    #: Called as ``hook(request)`` when a request's metrics are recorded: more attributes.
+    metrics_attributes_hook: Callable[[Any], Mapping[str, object]] | None = None
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, object]) -> TracingSettings:
@@ -260,6 +261,7 @@ _CONVERTERS: Final[dict[str, tuple[Callable[[str, object], object], tuple[str, .
     "instrument": (_as_instrument, ()),
     "response_trace_headers": (_as_trace_headers, ()),
     "semconv": (_as_semconv, ()),
+    "metrics_attributes_hook": (as_callable, ()),
 }
 
 

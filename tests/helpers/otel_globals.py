@@ -18,3 +18,18 @@ def reset_otel_globals() -> None:
     shutdown = getattr(provider, "shutdown", None)
     if shutdown is not None:
         shutdown()
+
+
+def reset_meter_provider() -> None:
+    """Forget the global meter provider (shut down), as OpenTelemetry's test helpers do."""
+    from opentelemetry import metrics
+    from opentelemetry.metrics import _internal as metrics_internal
+
+    provider = metrics_internal._METER_PROVIDER
+    metrics_internal._METER_PROVIDER_SET_ONCE = Once()
+    metrics_internal._METER_PROVIDER = None
+    metrics_internal._PROXY_METER_PROVIDER = metrics_internal._ProxyMeterProvider()
+    del metrics  # imported for its side effect: the API is set up
+    shutdown = getattr(provider, "shutdown", None)
+    if shutdown is not None:
+        shutdown()

@@ -1,0 +1,346 @@
+"""The HTTP server metrics: the meter providers built from ``tracing.otel.*``, the instruments.
+
+A meter provider is built beside the tracer provider, with the same sharing rule: apps of one
+process with equal settings that export out of the process (``otlp``, ``console``) share one
+provider and its export thread; an app with the ``memory`` metrics exporter gets its own. OTLP
+metrics go to the traces' collector (``/v1/metrics``), over the same protocol, with the same
+headers and timeout. Every provider is shut down by the one exit hook (and SIGTERM handler) of
+:mod:`._export`, within ``tracing.otel.shutdown_timeout``.
+
+After a fork (gunicorn ``--preload``, uWSGI without ``lazy-apps``) the SDK restarts the
+periodic reader's thread in the child and gives the child a new ``service.instance.id``, so
+each worker exports its own points; the exit hook, inherited by the worker, exports its last
+interval.
+
+With ``tracing.otel.provider = global`` the instruments come from OpenTelemetry's global meter
+provider (``opentelemetry-instrument`` or the app set it up) and nothing is built here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+import attrs
+from opentelemetry import metrics as otel_metrics
+from opentelemetry.metrics import Histogram, Meter, UpDownCounter
+from opentelemetry.sdk.metrics import Histogram as SdkHistogram
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import (
+    ConsoleMetricExporter,
+    InMemoryMetricReader,
+    MetricExporter,
+    MetricExportResult,
+    MetricReader,
+    MetricsData,
+    PeriodicExportingMetricReader,
+)
+from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from pyramid.exceptions import ConfigurationError
+
+from .._otel_config import OtelConfig
+from .._otel_metrics_config import MetricsConfig
+from ._export import flush_on_sigterm, register_exit
+from ._provider import _key
+
+__all__ = [
+    "DURATION_BUCKETS",
+    "BuiltMeters",
+    "ServerInstruments",
+    "app_metrics",
+    "built_meter_provider",
+    "server_instruments",
+]
+
+logger = logging.getLogger("pyramid_tracing")
+
+#: The buckets of ``http.server.request.duration`` (seconds), as the conventions advise.
+DURATION_BUCKETS: Final = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1,
+    2.5,
+    5,
+    7.5,
+    10,
+)
+_DURATION: Final = "http.server.request.duration"
+_TRACES_SUFFIX: Final = "/v1/traces"
+
+
+@attrs.frozen
+class ServerInstruments:
+    """The instruments of one app; ``None`` for a metric not recorded."""
+
+    duration: Histogram | None
+    active_requests: UpDownCounter | None
+    request_body_size: Histogram | None
+    response_body_size: Histogram | None
+
+
+def server_instruments(meter: Meter, metrics: Sequence[str]) -> ServerInstruments | None:
+    """The instruments of ``metrics`` (``duration``, ``active_requests``, ``body_size``).
+
+    Returns:
+        ``None`` when no metric is recorded.
+    """
+    if not metrics:
+        return None
+    duration = None
+    if "duration" in metrics:
+        try:
+            duration = meter.create_histogram(
+                _DURATION,
+                unit="s",
+                description="Duration of HTTP server requests.",
+                explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+            )
+        except TypeError:  # pragma: no cover - OpenTelemetry API before 1.23: no advice
+            duration = meter.create_histogram(
+                _DURATION, unit="s", description="Duration of HTTP server requests."
+            )
+    active = None
+    if "active_requests" in metrics:
+        active = meter.create_up_down_counter(
+            "http.server.active_requests",
+            unit="{request}",
+            description="Number of active HTTP server requests.",
+        )
+    request_size = response_size = None
+    if "body_size" in metrics:
+        request_size = meter.create_histogram(
+            "http.server.request.body.size",
+            unit="By",
+            description="Size of HTTP server request bodies.",
+        )
+        response_size = meter.create_histogram(
+            "http.server.response.body.size",
+            unit="By",
+            description="Size of HTTP server response bodies.",
+        )
+    return ServerInstruments(duration, active, request_size, response_size)
+
+
+def app_metrics(
+    settings: Mapping[str, object], config: OtelConfig, scope: str, version: str
+) -> tuple[ServerInstruments | None, InMemoryMetricReader | None]:
+    """The instruments of an app, and its in-memory reader, from its settings.
+
+    With ``provider = global`` they come from OpenTelemetry's global meter provider (a proxy
+    until one is set, then that one); else from the meter provider built for ``config``.
+    """
+    own = config.provider != "global"
+    metered = MetricsConfig.from_settings(settings, config.exporters if own else None, os.environ)
+    if not metered.metrics:
+        return None, None
+    if not own:
+        return server_instruments(otel_metrics.get_meter(scope, version), metered.metrics), None
+    built = built_meter_provider(config, metered)
+    if built is None:
+        return None, None
+    meter = built.provider.get_meter(scope, version)
+    return server_instruments(meter, metered.metrics), built.memory
+
+
+# -- the providers built here ----------------------------------------------------------------
+
+
+@attrs.frozen
+class BuiltMeters:
+    """A meter provider built here, and its in-memory reader (``memory``)."""
+
+    provider: MeterProvider
+    memory: InMemoryMetricReader | None
+
+
+_shared: dict[tuple[Any, ...], BuiltMeters] = {}
+_lock = threading.Lock()
+
+
+def built_meter_provider(config: OtelConfig, metered: MetricsConfig) -> BuiltMeters | None:
+    """The meter provider for ``config``: ``None`` without metrics or exporter.
+
+    Shared by the apps with equal settings; its own with ``memory``.
+    """
+    if not metered.metrics or metered.exporter == "none":
+        return None
+    if metered.exporter == "memory":
+        return _build(config, metered)
+    key = (_key(config), metered)
+    with _lock:
+        built = _shared.get(key)
+        if built is None or _is_shut_down(built.provider):
+            built = _shared[key] = _build(config, metered)
+        return built
+
+
+def _is_shut_down(provider: MeterProvider) -> bool:
+    return provider not in _alive
+
+
+# The shared providers not shut down yet (by the exit hook, or by the app's code).
+_alive: set[MeterProvider] = set()
+
+
+def _build(config: OtelConfig, metered: MetricsConfig) -> BuiltMeters:
+    memory = None
+    reader: MetricReader
+    if metered.exporter == "memory":
+        reader = memory = InMemoryMetricReader()
+    else:
+        exporter = ConsoleMetricExporter() if metered.exporter == "console" else _otlp(config)
+        interval = None if metered.interval is None else metered.interval * 1000
+        # None: the SDK reads OTEL_METRIC_EXPORT_INTERVAL (milliseconds; 60 s by default).
+        reader = PeriodicExportingMetricReader(exporter, export_interval_millis=interval)
+    attributes: dict[str, str] = dict(config.resource_attributes)
+    if config.service_name:
+        attributes[SERVICE_NAME] = config.service_name
+    # Only a shared provider is remembered (and kept) by the sharing table.
+    kind = MeterProvider if memory is not None else _Provider
+    provider = kind(
+        metric_readers=[reader],
+        resource=Resource.create(attributes),
+        # The buckets on every SDK release (the advisory parameter came with API 1.23).
+        views=[
+            View(
+                instrument_type=SdkHistogram,
+                instrument_name=_DURATION,
+                aggregation=ExplicitBucketHistogramAggregation(DURATION_BUCKETS),
+            )
+        ],
+        # The SDK's own exit hook waits up to 30 s: ours is bounded (register_exit).
+        shutdown_on_exit=False,
+    )
+    if memory is None:
+        _alive.add(provider)
+        register_exit(provider, (), config.shutdown_timeout)
+        if config.flush_on_sigterm:
+            flush_on_sigterm()
+    return BuiltMeters(provider, memory)
+
+
+class _Provider(MeterProvider):
+    """The SDK's meter provider, forgotten by the sharing table once shut down."""
+
+    def shutdown(self, timeout_millis: float = 30_000) -> None:
+        """Shut down (once), exporting what is left."""
+        _alive.discard(self)
+        super().shutdown(timeout_millis)
+
+
+def metrics_endpoint(config: OtelConfig) -> str | None:
+    """The OTLP metrics URL: the traces' collector, ``/v1/metrics`` for OTLP/HTTP.
+
+    ``None``: the exporter reads the ``OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`` /
+    ``OTEL_EXPORTER_OTLP_ENDPOINT`` variables itself.
+    """
+    endpoint = config.endpoint
+    if endpoint is None or config.protocol == "grpc":
+        return endpoint
+    if endpoint.endswith(_TRACES_SUFFIX):
+        return endpoint[: -len(_TRACES_SUFFIX)] + "/v1/metrics"
+    return endpoint
+
+
+def _otlp(config: OtelConfig) -> MetricExporter:
+    grpc = config.protocol == "grpc"
+    headers = None if config.headers is None else dict(config.headers)
+    endpoint = metrics_endpoint(config)
+    try:
+        if grpc:
+            from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
+                OTLPMetricExporter as GrpcExporter,
+            )
+
+            base: type[MetricExporter] = GrpcExporter
+        else:
+            from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+                OTLPMetricExporter as HttpExporter,
+            )
+
+            base = HttpExporter
+    except ImportError as exc:
+        key = "tracing.otel.protocol" if grpc else "tracing.otel.metrics_exporter"
+        extra = "otel-grpc" if grpc else "otel"
+        msg = (
+            f"Invalid value for setting {key!r}: OTLP metrics need the OTLP exporter ({exc}): "
+            f"pip install 'pyramid_tracing[{extra}]'."
+        )
+        raise ConfigurationError(msg) from exc
+    exporter = _reporting(base)(endpoint=endpoint, headers=headers, timeout=config.timeout)
+    exporter.pyramid_tracing_outage = _Outage(endpoint or "the OTLP endpoint of OTEL_*")
+    return exporter  # type: ignore[no-any-return]
+
+
+class _Outage:
+    """One warning when the collector stops taking metrics, one when it takes them again."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+        self.down = False
+
+    def observe(self, delivered: bool) -> None:
+        if delivered == (not self.down):
+            return
+        self.down = not delivered
+        # The last export runs at exit, when a test runner may have closed the log stream:
+        # the warning is then lost rather than printed as "--- Logging error ---".
+        raise_exceptions, logging.raiseExceptions = logging.raiseExceptions, False
+        try:
+            self._warn(delivered)
+        finally:
+            logging.raiseExceptions = raise_exceptions
+
+    def _warn(self, delivered: bool) -> None:
+        if delivered:
+            logger.warning(
+                "pyramid_tracing: the collector at %s takes metrics again", self.endpoint
+            )
+        else:
+            logger.warning(
+                "pyramid_tracing: cannot export metrics to the collector at %s; they are "
+                "dropped until it is reachable (no further warning until then)",
+                self.endpoint,
+            )
+
+
+_reporting_classes: dict[type[MetricExporter], type[Any]] = {}
+
+
+def _reporting(base: type[MetricExporter]) -> type[Any]:
+    """``base`` (an OTLP metric exporter class), reporting an unreachable collector once.
+
+    A subclass rather than a wrapper: the periodic reader takes its temporality and
+    aggregation preferences from the exporter it is given, and the OTLP exporter reads them
+    from ``OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE``.
+    """
+    kind = _reporting_classes.get(base)
+    if kind is None:
+
+        class Reporting(base):  # type: ignore[valid-type,misc]  # a class chosen at run time
+            pyramid_tracing_outage: _Outage
+
+            def export(
+                self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
+            ) -> MetricExportResult:
+                try:
+                    result = super().export(metrics_data, timeout_millis=timeout_millis, **kwargs)
+                except Exception as exc:
+                    logger.debug("pyramid_tracing: the OTLP metric exporter raised %r", exc)
+                    result = MetricExportResult.FAILURE
+                self.pyramid_tracing_outage.observe(result is MetricExportResult.SUCCESS)
+                return result  # type: ignore[no-any-return]
+
+        kind = _reporting_classes[base] = Reporting
+    return kind
