@@ -7,10 +7,10 @@ metrics go to the traces' collector (``/v1/metrics``), over the same protocol, w
 headers and timeout. Every provider is shut down by the one exit hook (and SIGTERM handler) of
 :mod:`._export`, within ``tracing.otel.shutdown_timeout``.
 
-After a fork (gunicorn ``--preload``, uWSGI without ``lazy-apps``) the SDK restarts the
-periodic reader's thread in the child and gives the child a new ``service.instance.id``, so
-each worker exports its own points; the exit hook, inherited by the worker, exports its last
-interval.
+After a fork (gunicorn ``--preload``) the SDK restarts the periodic reader's thread in the
+child and gives the child a new ``service.instance.id``, so each worker exports its own points;
+the exit hook, inherited by the worker, exports its last interval. uWSGI forks without running
+the fork hooks: there the exit hook exports the worker's points itself (see :class:`_Provider`).
 
 With ``tracing.otel.provider = global`` the instruments come from OpenTelemetry's global meter
 provider (``opentelemetry-instrument`` or the app set it up) and nothing is built here.
@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -231,11 +232,28 @@ def _build(config: OtelConfig, metered: MetricsConfig) -> BuiltMeters:
 
 
 class _Provider(MeterProvider):
-    """The SDK's meter provider, forgotten by the sharing table once shut down."""
+    """The SDK's meter provider, forgotten by the sharing table once shut down.
+
+    It also notices a fork that ran no ``os.register_at_fork`` hook (uWSGI forks its workers
+    so): the SDK's periodic reader then has no thread in the worker, and only an export from
+    the thread that shuts it down gets the worker's last interval out.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._pid = os.getpid()
+        if hasattr(os, "register_at_fork"):
+            mark = weakref.WeakMethod(self._forked)
+            os.register_at_fork(after_in_child=lambda: (method := mark()) and method())
+
+    def _forked(self) -> None:
+        self._pid = os.getpid()  # the SDK restarted its reader's thread in this child
 
     def shutdown(self, timeout_millis: float = 30_000) -> None:
         """Shut down (once), exporting what is left."""
         _alive.discard(self)
+        if self._pid != os.getpid():
+            self.force_flush(timeout_millis)
         super().shutdown(timeout_millis)
 
 
