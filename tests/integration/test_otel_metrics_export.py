@@ -128,6 +128,11 @@ def test_gunicorn_preload_workers_each_export_their_points(
     ]
     output = tmp_path / "gunicorn.log"
     with running(command, port, output, tmp_path) as app:
+        # The master binds the socket first: wait until both workers serve.
+        deadline = time.monotonic() + 20
+        while output.read_text(errors="replace").count("Booting worker with pid") < 2:
+            assert time.monotonic() < deadline, output.read_text()
+            time.sleep(0.05)
         pids = send_concurrently(port, 12)
         assert stop(app) == 0, output.read_text()
     assert len(pids) == 2, pids
