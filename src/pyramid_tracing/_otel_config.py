@@ -16,7 +16,9 @@ from urllib.parse import unquote, urlsplit
 import attrs
 from pyramid.exceptions import ConfigurationError
 
+from ._otel_metrics_config import METRICS_KEYS, METRICS_OWN_ONLY
 from ._parsing import as_bool, as_lower_names, fail
+from ._parsing import as_positive_float as _positive_float
 
 __all__ = [
     "DEFAULT_SHUTDOWN_TIMEOUT",
@@ -56,13 +58,14 @@ _OWN_ONLY: Final = (
     "bsp_schedule_delay",
     "flush_on_sigterm",
     "shutdown_timeout",
+    *METRICS_OWN_ONLY,
 )
 #: The values accepted by ``tracing.otel.protocol`` (those of ``OTEL_EXPORTER_OTLP_PROTOCOL``).
 PROTOCOLS: Final = ("http/protobuf", "grpc")
 
 _P: Final = "tracing.otel."
 #: Every key read by :func:`pyramid_tracing.otel.tracer_from_settings`.
-OTEL_KEYS: Final = frozenset(_P + name for name in ("provider", *_OWN_ONLY))
+OTEL_KEYS: Final = frozenset(_P + name for name in ("provider", *_OWN_ONLY)) | METRICS_KEYS
 _TRACES_PATH: Final = "v1/traces"
 #: Seconds that the exit (or a SIGTERM) may spend exporting what is left.
 DEFAULT_SHUTDOWN_TIMEOUT: Final = 2.0
@@ -151,8 +154,8 @@ def _provider(settings: Mapping[str, object]) -> str:
                 raise fail(
                     _P + name,
                     "[hidden]" if name == "headers" else settings[_P + name],
-                    f"With {key!r} = global the process's tracer provider (set up by "
-                    "opentelemetry-instrument, a distro or the app) has its exporters, "
+                    f"With {key!r} = global the process's tracer and meter providers (set up "
+                    "by opentelemetry-instrument, a distro or the app) have their exporters, "
                     "sampler and resource already: remove this key, or set "
                     f"{key!r} = own for pyramid_tracing to build one from these keys.",
                 )
@@ -271,20 +274,6 @@ def _headers(value: object) -> dict[str, str] | None:
     pairs = _pairs(_P + "headers", value, secret=True)
     # HTTP header names are case-insensitive; gRPC metadata keys must be lowercase.
     return None if pairs is None else {name.lower(): item for name, item in pairs.items()}
-
-
-def _positive_float(key: str, value: object) -> float | None:
-    if _unset(value):
-        return None
-    if isinstance(value, bool):
-        raise fail(key, value, "Expected a positive number.")
-    try:
-        number = float(value.strip() if isinstance(value, str) else value)  # type: ignore[arg-type]  # checked below
-    except (TypeError, ValueError):
-        raise fail(key, value, "Expected a positive number.") from None
-    if not number > 0 or number == float("inf"):
-        raise fail(key, value, "Expected a positive number.")
-    return number
 
 
 def _count(key: str, settings: Mapping[str, object]) -> int | None:

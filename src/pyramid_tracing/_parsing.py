@@ -26,6 +26,7 @@ __all__ = [
     "as_name_set",
     "as_names",
     "as_patterns",
+    "as_positive_float",
     "as_positive_int",
     "call",
     "did_you_mean",
@@ -224,6 +225,20 @@ def as_patterns(key: str, value: object) -> tuple[re.Pattern[str], ...]:
         except re.error as exc:
             raise fail(key, source, f"Not a valid regular expression: {exc}.") from exc
     return tuple(patterns)
+
+
+def as_positive_float(key: str, value: object) -> float | None:
+    if is_unset(value):
+        return None
+    if isinstance(value, bool):
+        raise fail(key, value, "Expected a positive number.")
+    try:
+        number = float(value.strip() if isinstance(value, str) else value)  # type: ignore[arg-type]  # checked below
+    except (TypeError, ValueError):
+        raise fail(key, value, "Expected a positive number.") from None
+    if not number > 0 or number == float("inf"):
+        raise fail(key, value, "Expected a positive number.")
+    return number
 
 
 def as_positive_int(key: str, value: object) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Final, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import attrs
 import opentracing
@@ -152,6 +152,8 @@ class TracingSettings:
     response_trace_headers: tuple[str, ...] = ()
     #: The tag vocabulary of server and client spans: ``opentracing``, ``stable``, ``both``.
     semconv: str = "opentracing"
+    #: Called as ``hook(request)`` when a request's metrics are recorded: more attributes.
+    metrics_attributes_hook: Callable[[Any], Mapping[str, object]] | None = None
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, object]) -> TracingSettings:
@@ -211,6 +213,7 @@ _CONVERTERS: Final[dict[str, tuple[Callable[[str, object], object], tuple[str, .
     "instrument": (_as_instrument, ()),
     "response_trace_headers": (_as_trace_headers, ()),
     "semconv": (_as_semconv, ()),
+    "metrics_attributes_hook": (as_callable, ()),
 }
 
 

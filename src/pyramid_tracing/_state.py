@@ -78,7 +78,7 @@ class RequestState:
     reference back to the request, so the request is freed as soon as it is served.
     """
 
-    __slots__ = ("_recorded", "_registry", "_routed", "_scope", "_spans")
+    __slots__ = ("_recorded", "_registry", "_routed", "_scope", "_spans", "_started")
 
     def __init__(self, registry: object) -> None:
         self._registry = registry
@@ -90,6 +90,8 @@ class RequestState:
         self._routed = False
         #: Whether the tracer records the server span (keeps its tags): else none is built.
         self._recorded = True
+        #: ``time.perf_counter()`` at the start, when the request's metrics are recorded.
+        self._started = 0.0
 
 
 def request_state(request: Request) -> RequestState | None:

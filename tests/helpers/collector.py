@@ -78,6 +78,8 @@ def run_collector_urls(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
         "blackhole",
         "--debug-log",
         "traces",
+        "--debug-log",
+        "metrics",
         "--debug-log-verbosity",
         "detailed",
         "--pid-file",
@@ -133,3 +135,43 @@ def parse_spans(text: str) -> list[dict[str, Any]]:
         elif section == "span" and (field := _FIELD.match(line)):
             spans[-1][field["key"]] = (field["value"] or "").strip()
     return spans
+
+
+def parse_metric_points(text: str) -> list[dict[str, Any]]:
+    """The data points of rotel's detailed metrics log: name, attributes, resource, fields.
+
+    Each point has its metric's ``name`` and ``unit``, its ``attributes`` and its resource's
+    (``service.instance.id`` tells the processes apart), and the fields rotel prints
+    (``Count``, ``Sum``, ``Value``); ``trace_ids`` are its exemplars'.
+    """
+    points: list[dict[str, Any]] = []
+    section = ""
+    resource: dict[str, str] = {}
+    metric: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = _ANSI.sub("", raw).rstrip()
+        stripped = line.strip()
+        if stripped.startswith(("ResourceMetrics #", "ResourceSpans #")):
+            section = "other"
+        elif stripped == "Resource attributes:" and section == "other":
+            section, resource = "resource", {}
+        elif stripped.startswith("Metric #"):
+            section, metric = "metric", {}
+        elif stripped.startswith(("HistogramDataPoints #", "NumberDataPoints #")):
+            section = "point"
+            points.append({**metric, "attributes": {}, "resource": resource, "trace_ids": []})
+        elif stripped == "Data point attributes:" and section == "point":
+            section = "point-attributes"
+        elif section == "resource" and (match := _ATTRIBUTE.match(line)):
+            resource[match["key"]] = match["value"]
+        elif section == "metric" and stripped.startswith("-> ") and ": " in stripped:
+            key, _, value = stripped[3:].partition(": ")
+            metric[key.lower()] = value
+        elif section == "point-attributes" and (match := _ATTRIBUTE.match(line)):
+            points[-1]["attributes"][match["key"]] = f"{match['type']}({match['value']})"
+        elif section.startswith("point") and stripped.startswith("-> Trace ID: "):
+            points[-1]["trace_ids"].append(stripped[len("-> Trace ID: ") :])
+        elif section.startswith("point") and ": " in stripped and not stripped.startswith("->"):
+            key, _, value = stripped.partition(": ")
+            points[-1].setdefault(key, value)
+    return points

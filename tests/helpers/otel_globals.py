@@ -31,3 +31,18 @@ def clean_globals(*resets: Callable[[], object]) -> Iterator[None]:
     yield
     for reset in (*resets, reset_otel_globals):
         reset()
+
+
+def reset_meter_provider() -> None:
+    """Forget the global meter provider (shut down), as OpenTelemetry's test helpers do."""
+    from opentelemetry import metrics
+    from opentelemetry.metrics import _internal as metrics_internal
+
+    provider = metrics_internal._METER_PROVIDER
+    metrics_internal._METER_PROVIDER_SET_ONCE = Once()
+    metrics_internal._METER_PROVIDER = None
+    metrics_internal._PROXY_METER_PROVIDER = metrics_internal._ProxyMeterProvider()
+    del metrics  # imported for its side effect: the API is set up
+    shutdown = getattr(provider, "shutdown", None)
+    if shutdown is not None:
+        shutdown()

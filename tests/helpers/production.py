@@ -29,11 +29,18 @@ def order_view(request: Any) -> Response:
     return Response(f"order {request.matchdict['id']}")
 
 
+def slow_view(request: Any) -> Response:
+    time.sleep(0.3)  # concurrent requests then need every worker of a pre-fork server
+    return Response(f"slow {os.getpid()}")
+
+
 def main(global_config: dict[str, str], **settings: str) -> Any:
     """The WSGI app of the INI files these tests write."""
     with Configurator(settings=settings) as config:
         config.add_route("order", "/orders/{id}")
         config.add_view(order_view, route_name="order")
+        config.add_route("slow", "/slow")
+        config.add_view(slow_view, route_name="slow")
         return config.make_wsgi_app()
 
 

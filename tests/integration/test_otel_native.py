@@ -191,16 +191,17 @@ def test_a_global_provider_with_an_exporter_key_fails_at_startup() -> None:
         )
     assert str(raised.value) == (
         "Invalid value for setting 'tracing.otel.exporter': 'memory'. With "
-        "'tracing.otel.provider' = global the process's tracer provider (set up by "
-        "opentelemetry-instrument, a distro or the app) has its exporters, sampler and "
+        "'tracing.otel.provider' = global the process's tracer and meter providers (set up by "
+        "opentelemetry-instrument, a distro or the app) have their exporters, sampler and "
         "resource already: remove this key, or set 'tracing.otel.provider' = own for "
         "pyramid_tracing to build one from these keys."
     )
 
 
 def test_three_hundred_apps_leave_one_hook_one_provider_and_no_dropped_memory() -> None:
-    """300 apps with equal OTLP settings share one provider, one exit hook and one SIGTERM
-    handler (the 299 after the first add no exit hook); a dropped memory app's provider is freed.
+    """300 apps with equal OTLP settings share one tracer provider and one meter provider (two
+    shutdowns), one exit hook and one SIGTERM handler (the 299 after the first add no exit
+    hook); a dropped memory app's tracer provider and metric reader are freed.
     """
     answer = _run(
         """
@@ -217,6 +218,7 @@ def test_three_hundred_apps_leave_one_hook_one_provider_and_no_dropped_memory() 
             } if exporter == "otlp" else {
                 "tracing.tracer": "pyramid_tracing.otel:tracer_from_settings",
                 "tracing.otel.exporter": exporter,
+                "tracing.otel.metrics_exporter": exporter,
             }
             with Configurator(settings=settings) as config:
                 config.include("pyramid_tracing")
@@ -228,6 +230,7 @@ def test_three_hundred_apps_leave_one_hook_one_provider_and_no_dropped_memory() 
         providers = {id(get_tracing(each.registry).tracer.provider) for each in apps}
         memory = app("memory")
         dropped = weakref.ref(get_tracing(memory.registry).tracer.provider)
+        dropped_reader = weakref.ref(get_tracing(memory.registry).tracer.metrics_memory)
         del memory
         gc.collect()
         print(json.dumps({
@@ -236,13 +239,15 @@ def test_three_hundred_apps_leave_one_hook_one_provider_and_no_dropped_memory() 
             "shutdowns": len([each for each in _shutdown._shutdowns if each.alive()]),
             "sigterm": signal.getsignal(signal.SIGTERM) is _shutdown._on_sigterm,
             "dropped_alive": dropped() is not None,
+            "dropped_reader_alive": dropped_reader() is not None,
         }))
         """
     )
     assert answer == {
         "providers": 1,
         "hooks": 0,
-        "shutdowns": 1,
+        "shutdowns": 2,
         "sigterm": True,
         "dropped_alive": False,
+        "dropped_reader_alive": False,
     }

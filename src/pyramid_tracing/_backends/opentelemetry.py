@@ -83,6 +83,10 @@ class OtelTracer(opentracing.Tracer):
         self.late_attributes = late_attributes
         #: The in-memory exporter (``tracing.otel.exporter = memory``), if any.
         self.memory: Any = None
+        #: The HTTP server metrics' instruments (``tracing.otel.metrics``), if any.
+        self.metrics: Any = None
+        #: The in-memory metric reader (``tracing.otel.metrics_exporter = memory``), if any.
+        self.metrics_memory: Any = None
         self._view: opentracing.Tracer | None = None
 
     def __repr__(self) -> str:

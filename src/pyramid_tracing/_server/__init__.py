@@ -39,4 +39,9 @@ def server_spans(
     if not isinstance(backend, OpenTelemetryBackend):  # pragma: no cover - two backends
         msg = f"No server span phases for the backend {backend!r}"
         raise TypeError(msg)
+    instruments = backend.tracer.metrics
+    if instruments is not None:
+        from .metrics import MeteredSpans
+
+        return MeteredSpans(tracing, backend, policy, settings, start_hook, instruments)
     return OtelSpans(tracing, backend, policy, settings, start_hook)

@@ -28,6 +28,7 @@ from .._otel_config import EXPORTERS, OtelConfig
 
 try:
     from opentelemetry import trace as otel_trace
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
@@ -38,6 +39,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from .._backends.opentelemetry import OtelTracer
 from .._sampling import sampler_ignores_attributes
+from ._metrics import app_metrics
 from ._provider import built_provider
 from ._tree import format_trace
 
@@ -46,6 +48,7 @@ __all__ = [
     "OtelTracer",
     "format_trace",
     "memory_exporter",
+    "metrics_reader",
     "tracer_from_settings",
     "tracer_provider",
 ]
@@ -102,6 +105,7 @@ def tracer_from_settings(**settings: Any) -> opentracing.Tracer:
         provider.get_tracer(SCOPE_NAME, __version__), provider, late_attributes=late
     )
     tracer.memory = memory
+    tracer.metrics, tracer.metrics_memory = app_metrics(settings, config, SCOPE_NAME, __version__)
     return tracer
 
 
@@ -137,3 +141,22 @@ def memory_exporter(tracer: opentracing.Tracer) -> InMemorySpanExporter:
         msg = f"The tracer {tracer!r} was not created with tracing.otel.exporter = memory."
         raise LookupError(msg)
     return memory
+
+
+def metrics_reader(tracer: opentracing.Tracer) -> InMemoryMetricReader:
+    """The metric reader of a tracer made with ``tracing.otel.metrics_exporter = memory``.
+
+    Its ``get_metrics_data()`` returns the HTTP server metrics recorded so far.
+
+    Raises:
+        LookupError: ``tracer`` was not made by :func:`tracer_from_settings` with the
+            ``memory`` metrics exporter.
+
+    .. versionadded:: 0.3.0
+    """
+    tracer_provider(tracer)
+    reader: InMemoryMetricReader | None = tracer.metrics_memory  # type: ignore[attr-defined]
+    if reader is None:
+        msg = f"The tracer {tracer!r} was not created with tracing.otel.metrics_exporter = memory."
+        raise LookupError(msg)
+    return reader

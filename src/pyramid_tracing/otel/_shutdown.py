@@ -21,11 +21,14 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any, Final
 
+from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.trace import TracerProvider
 
 from ._export import ReportingExporter, logger, queue_drops
 
 __all__ = ["flush_on_sigterm", "register_exit", "shutdown_bounded"]
+
+Provider = TracerProvider | MeterProvider  # what the exit hook shuts down
 
 # Seconds waited after aborting the exporter for the export thread to give up.
 _ABORT_GRACE: Final = 0.5
@@ -34,14 +37,14 @@ _ABORT_GRACE: Final = 0.5
 _SIGTERM_MARGIN: Final = 1.0
 
 
-def _queued(provider: TracerProvider) -> int:
+def _queued(provider: Provider) -> int:
     """Spans still waiting in the provider's batch processors (0 if that cannot be told).
 
     The SDK has no public way to read a queue's length; the attributes are looked up with
     defaults, so that an SDK release that renames them only loses this count.
     """
     total = 0
-    processors = getattr(provider._active_span_processor, "_span_processors", ())
+    processors = getattr(getattr(provider, "_active_span_processor", None), "_span_processors", ())
     for processor in processors:
         queue = getattr(getattr(processor, "_batch_processor", None), "_queue", None)
         if queue is not None:
@@ -50,7 +53,7 @@ def _queued(provider: TracerProvider) -> int:
 
 
 def shutdown_bounded(
-    provider: TracerProvider, reporters: Sequence[ReportingExporter], timeout: float
+    provider: Provider, reporters: Sequence[ReportingExporter], timeout: float
 ) -> int:
     """Flush and shut ``provider`` down within about ``timeout`` seconds; report the losses.
 
@@ -111,7 +114,7 @@ class _Shutdown:
     __slots__ = ("_provider", "_ran", "budget", "reporters", "timeout")
 
     def __init__(
-        self, provider: TracerProvider, reporters: Sequence[ReportingExporter], timeout: float
+        self, provider: Provider, reporters: Sequence[ReportingExporter], timeout: float
     ) -> None:
         self._provider = weakref.ref(provider)
         self.reporters = tuple(reporters)
@@ -140,7 +143,7 @@ _exit_hook = False
 
 
 def register_exit(
-    provider: TracerProvider, reporters: Sequence[ReportingExporter], timeout: float
+    provider: Provider, reporters: Sequence[ReportingExporter], timeout: float
 ) -> Callable[[], object]:
     """Shut ``provider`` down at exit (and on SIGTERM when installed), once, within ``timeout``.
 
@@ -156,32 +159,29 @@ def register_exit(
         _shutdowns.append(shutdown)
         if not _exit_hook:
             _exit_hook = True
-            atexit.register(_at_exit)
+            atexit.register(_shutdown_all, _ABORT_GRACE)
     return shutdown
 
 
-def _at_exit() -> None:
-    for shutdown in list(_shutdowns):
-        shutdown()
+def _shutdown_all(margin: float) -> None:
+    # Side by side (spans and metrics): each shutdown is bounded, and so is the wait for all.
+    registered = list(_shutdowns)
+    threads = [
+        threading.Thread(target=shutdown, name="pyramid-tracing-shutdown-all", daemon=True)
+        for shutdown in registered
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = (
+        time.monotonic() + max((shutdown.budget for shutdown in registered), default=0.0) + margin
+    )
+    for thread in threads:
+        thread.join(max(deadline - time.monotonic(), 0.0))
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     try:
-        # Side by side: each shutdown is bounded, and so is the wait for all of them.
-        registered = list(_shutdowns)
-        threads = [
-            threading.Thread(target=shutdown, name="pyramid-tracing-sigterm", daemon=True)
-            for shutdown in registered
-        ]
-        for thread in threads:
-            thread.start()
-        deadline = (
-            time.monotonic()
-            + max((shutdown.budget for shutdown in registered), default=0.0)
-            + _SIGTERM_MARGIN
-        )
-        for thread in threads:
-            thread.join(max(deadline - time.monotonic(), 0.0))
+        _shutdown_all(_SIGTERM_MARGIN)
     finally:
         # Then what SIGTERM did before: the process dies of the signal.
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
