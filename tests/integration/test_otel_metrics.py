@@ -270,3 +270,41 @@ def test_metrics_reader_names_the_missing_setting() -> None:
     assert str(info.value) == (
         f"The tracer {tracer!r} was not created with tracing.otel.metrics_exporter = memory."
     )
+
+
+def test_a_streamed_body_is_inside_the_recorded_duration(
+    providers: tuple[InMemoryMetricReader, InMemorySpanExporter],
+) -> None:
+    """The duration of a streamed response is recorded when its body is closed: it covers
+    the time the body took to produce, as the server span does.
+    """
+    import time
+
+    reader, spans = providers
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(3):
+            time.sleep(0.05)
+            yield b"chunk "
+
+    def stream(request: Any) -> Response:
+        return Response(app_iter=chunks(), content_type="text/plain")
+
+    with Configurator(
+        settings={
+            "tracing.tracer": "pyramid_tracing.otel:tracer_from_settings",
+            "tracing.otel.provider": "global",
+        }
+    ) as config:
+        config.include("pyramid_tracing")
+        config.add_route("stream", "/stream")
+        config.add_view(stream, route_name="stream")
+        app = TestApp(config.make_wsgi_app())
+    assert app.get("/stream").text == "chunk chunk chunk "
+    _, (point,) = points(reader)["http.server.request.duration"]
+    assert point.count == 1
+    assert point.sum >= 0.15
+    (server,) = [span for span in spans.get_finished_spans() if span.name == "GET /stream"]
+    assert server.end_time is not None
+    assert server.start_time is not None
+    assert (server.end_time - server.start_time) / 1e9 >= 0.15
