@@ -76,6 +76,29 @@ def write_ini(path: Path, port: int, **otel: str) -> Path:
     return path
 
 
+def uwsgi_command(ini: Path, port: int, *extra: str) -> list[str]:
+    """uWSGI serving ``ini`` on 127.0.0.1:``port``: a master and 2 workers (the documented
+    recipe), stopped by SIGTERM; skips the test where uWSGI is not installed."""
+    if not (BIN / "uwsgi").exists():
+        pytest.skip("uWSGI is not installed (it is in the dev dependency group)")
+    return [
+        str(BIN / "uwsgi"),
+        "--paste",
+        f"config:{ini}",
+        "--http-socket",
+        f"127.0.0.1:{port}",
+        "--master",
+        "--processes",
+        "2",
+        "--enable-threads",
+        "--die-on-term",
+        "--need-app",
+        "--virtualenv",
+        sys.prefix,
+        *extra,
+    ]
+
+
 def environment() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
     env["PYTHONPATH"] = str(ROOT)

@@ -7,7 +7,6 @@ only if the process's exit (SIGTERM) exports the last interval.
 from __future__ import annotations
 
 import signal
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +19,7 @@ import requests
 pytest.importorskip("opentelemetry.exporter.otlp.proto.http")
 
 from tests.helpers.collector import parse_metric_points, run_collector_urls
-from tests.helpers.production import BIN, free_port, running, write_ini
+from tests.helpers.production import BIN, free_port, running, uwsgi_command, write_ini
 
 DURATION = "http.server.request.duration"
 ROUTE = "Str(/orders/{id})"
@@ -146,26 +145,10 @@ def test_uwsgi_prefork_workers_each_export_their_points(
 ) -> None:
     """uWSGI without lazy-apps (the app loaded in the master, 2 workers forked): every
     worker's requests reach rotel when uWSGI is stopped by SIGTERM, as points of its own."""
-    if not (BIN / "uwsgi").exists():
-        pytest.skip("uWSGI is not installed (it is in the dev dependency group)")
     http_url, _, log = collector
     port = free_port()
     ini = write_ini(tmp_path / "app.ini", port, endpoint=http_url, metrics_interval="60")
-    command = [
-        str(BIN / "uwsgi"),
-        "--paste",
-        f"config:{ini}",
-        "--http-socket",
-        f"127.0.0.1:{port}",
-        "--master",
-        "--processes",
-        "2",
-        "--enable-threads",
-        "--die-on-term",
-        "--need-app",
-        "--virtualenv",
-        sys.prefix,
-    ]
+    command = uwsgi_command(ini, port)
     output = tmp_path / "uwsgi.log"
     with running(command, port, output, tmp_path) as app:
         deadline = time.monotonic() + 20

@@ -21,7 +21,7 @@ import requests
 pytest.importorskip("opentelemetry.exporter.otlp.proto.http")
 
 from tests.helpers.collector import parse_spans, run_collector
-from tests.helpers.production import BIN, environment, free_port, running, write_ini
+from tests.helpers.production import BIN, environment, free_port, running, uwsgi_command, write_ini
 
 REQUESTS = 10
 
@@ -223,27 +223,10 @@ def test_sigterm_under_uwsgi_exports_every_finished_span(
     With ``lazy-apps`` each worker loads the app; without it the app is loaded in the master
     and the workers are forked from it, as gunicorn's ``--preload`` does.
     """
-    if not (BIN / "uwsgi").exists():
-        pytest.skip("uWSGI is not installed (it is in the dev dependency group)")
     endpoint, log = collector
     port = free_port()
     ini = write_ini(tmp_path / "app.ini", port, endpoint=endpoint, bsp_schedule_delay="60000")
-    command = [
-        str(BIN / "uwsgi"),
-        "--paste",
-        f"config:{ini}",
-        "--http-socket",
-        f"127.0.0.1:{port}",
-        "--master",
-        "--processes",
-        "2",
-        "--enable-threads",
-        "--die-on-term",
-        "--need-app",
-        "--virtualenv",
-        sys.prefix,
-        *(["--lazy-apps"] if lazy_apps else []),
-    ]
+    command = uwsgi_command(ini, port, *(["--lazy-apps"] if lazy_apps else []))
     output = tmp_path / "uwsgi.log"
     with running(command, port, output, tmp_path) as app:
         # The master binds the socket first: wait until every app is loaded (one per worker
