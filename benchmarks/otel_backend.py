@@ -45,6 +45,8 @@ MAX_TAX = 0.15
 MAX_DROPPED_RATIO = 1.03
 #: Kinto under gunicorn, 10 % of traces sampled: CPU per request / untraced.
 MAX_SAMPLED_10_CPU_RATIO = 1.05
+#: Issue 21: the default metrics add at most this share of server CPU per request.
+MAX_METRICS_SHARE = 0.02
 #: Kinto under gunicorn, 100 %: our CPU overhead / the peer's (one span).
 MAX_SERVER_SPAN_VS_PEER = 0.4
 MAX_DEFAULT_VS_PEER = 1.0
@@ -71,6 +73,8 @@ LABELS = {
     "`tracing.instrument =` (server span only)",
     "pt-otelnative10@kinto": "pyramid_tracing, OpenTelemetry backend, ParentBased "
     "TraceIdRatio 0.1, default instrument",
+    "pt-otelnative-metrics@kinto": "pyramid_tracing, OpenTelemetry backend, 100 %, default "
+    "instrument, and the default metric (http.server.request.duration, exported over OTLP)",
 }
 
 DOCS_START = "<!-- opentelemetry backend results: start (written by make bench) -->"
@@ -151,6 +155,17 @@ def server_summary(run: dict[str, Any]) -> dict[str, Any]:
             MAX_SAMPLED_10_CPU_RATIO,
         )
     ]
+    with_metrics = cpu.get("pt-otelnative-metrics@kinto")
+    if with_metrics is not None:
+        # Issue 21: the default metric's share of the traced request's server CPU.
+        targets.append(
+            _target(
+                "Kinto under gunicorn, the default metric (duration) over the same app without "
+                "metrics: extra CPU per request / its CPU",
+                with_metrics / cpu["pt-otelnative@kinto"] - 1,
+                MAX_METRICS_SHARE,
+            )
+        )
     peer = overhead.get("otel-pyramid@kinto")
     if peer is not None and peer > 0:
         out["overhead_vs_peer"] = {app: value / peer for app, value in overhead.items()}

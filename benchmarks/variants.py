@@ -771,6 +771,7 @@ KINTO_SERVER_APPS = (
     "pt-otelnative-server@kinto",
     "pt-otelnative@kinto",
     "pt-otelnative10@kinto",
+    "pt-otelnative-metrics@kinto",
     "floor-otelnative@kinto",
     "otel-pyramid@kinto",
 )
@@ -804,8 +805,16 @@ def kinto_server_app(name: str, endpoint: str) -> Any:
         if trace.get_tracer_provider() is not provider:
             trace.set_tracer_provider(provider)
         return kinto_app(PyramidInstrumentor.instrument_config)
-    settings: dict[str, object] = {"kinto.includes": "pyramid_tracing", **otel}
-    if name == "pt-otelnative-server@kinto":
+    # Spans only, like the floor and the peer (whose two metrics go to the no-op meter
+    # provider); pt-otelnative-metrics adds the default metric (duration) to pt-otelnative.
+    settings: dict[str, object] = {
+        "kinto.includes": "pyramid_tracing",
+        **otel,
+        "tracing.otel.metrics": "none",
+    }
+    if name == "pt-otelnative-metrics@kinto":
+        del settings["tracing.otel.metrics"]
+    elif name == "pt-otelnative-server@kinto":
         settings["tracing.instrument"] = ""
     elif name == "pt-otelnative10@kinto":
         settings["tracing.otel.sampler"] = "parentbased_traceidratio"
