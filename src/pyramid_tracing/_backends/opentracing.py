@@ -101,11 +101,12 @@ class OpenTracingBackend(Backend):
 
     def rename(self, handle: Any, name: str) -> None:
         """``set_operation_name``."""
-        _span(handle).set_operation_name(name)
+        # The isinstance written out (not _span): rename and set_attributes run per request.
+        (handle.span if isinstance(handle, Scope) else handle).set_operation_name(name)
 
     def set_attributes(self, handle: Any, attributes: Mapping[str, object]) -> None:
         """``set_tag`` for each attribute."""
-        span = _span(handle)
+        span = handle.span if isinstance(handle, Scope) else handle
         for key, value in attributes.items():
             span.set_tag(key, value)  # type: ignore[arg-type]  # any value the tracer takes
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any, Final, TypeVar, cast
 
 import opentracing
-from opentracing import Format, Scope, Span
+from opentracing import Format, Scope
 
 from .._backends.opentracing import OpenTracingBackend
 from .._carrier import HeaderCarrier
@@ -62,21 +62,30 @@ def _start_active(
 class StartPhase:
     """Starting a server span: extraction, the tracer's own path or a direct start, tags."""
 
-    # Set by ServerSpans.__init__.
+    # Set by ServerSpans.__init__ and OpenTracingSpans.
     policy: TagPolicy
+    _no_hooks: bool
     _fixed: Capabilities | None
     capabilities: Callable[[], Capabilities]
     #: ``start_tags(request, method)``: every start tag, in the app's vocabulary.
     start_tags: StartTags
 
-    def start_with(
-        self, caps: Capabilities, request: Request, state: RequestState
-    ) -> Scope | None:
+    def start(self, request: Request, state: RequestState) -> Scope | None:
         """Start and activate the server span of ``request``; ``None`` if the tracer fails.
 
         With a tracer whose sampling decision ignores the start tags (``caps.late_tags``), the
         span starts without them, and they are built only if the tracer records the span.
         """
+        caps = self._fixed or self.capabilities()
+        noop_scope = caps.noop_scope
+        if noop_scope is not None and self._no_hooks:
+            # OpenTracing's own no-op tracer and no hooks: nothing can read a tag, so none is
+            # built, and the no-op scope cannot fail. The span is still the request's span.
+            state._scope = noop_scope
+            state._spans = self  # type: ignore[assignment]  # ServerSpans: the one class
+            state._routed = True
+            state._recorded = False
+            return noop_scope
         tracer = caps.tracer
         late = caps.late_tags
         try:
@@ -102,7 +111,7 @@ class StartPhase:
         state._routed = False
         recorded = caps.recorded
         if recorded is None:
-            state._recorded = True
+            state._recorded = not caps.noop  # OpenTracing's own no-op span keeps nothing
         else:
             span = scope.span
             state._recorded = recorded(span)
@@ -204,23 +213,6 @@ class OpenTracingSpans(StartPhase, ServerSpans):
                     "tracing.tracer, or install a global tracer with opentracing.set_global_tracer"
                 )
         return found
-
-    def start(self, request: Request, state: RequestState) -> Scope | None:
-        """Start and activate the server span with the tracer (see :class:`StartPhase`)."""
-        caps = self._fixed or self.capabilities()
-        noop_scope = caps.noop_scope
-        if noop_scope is not None and self._no_hooks:
-            # OpenTracing's own no-op tracer and no hooks: nothing can read a tag, so none is
-            # built, and the no-op scope cannot fail. The span is still the request's span.
-            state._scope = noop_scope
-            state._spans = self
-            state._routed = True
-            state._recorded = False
-            return noop_scope
-        scope = self.start_with(caps, request, state)
-        if scope is not None and type(scope.span) is Span:
-            state._recorded = False  # OpenTracing's own no-op span keeps nothing
-        return scope
 
     def _record_late(self, state: RequestState, request: Request, scope: Scope) -> bool:
         caps = self._fixed or self._global
