@@ -10,7 +10,7 @@ DOCS_STAMP := $(VENV)/.installed-docs
 # The project with its user-facing extras; development tools come from the dependency
 # groups of pyproject.toml (`pip install --group`, pip >= 25.1, hence the pip upgrade first).
 # basictracer asks for "protobuf>=3.0.0b2", which lets pip pick a protobuf pre-release.
-PROJECT := --only-final protobuf -e '.[otel,requests,httpx,sqlalchemy]'
+PROJECT := --only-final protobuf -e '.[otel,requests,httpx,sqlalchemy,zero-code]'
 
 .PHONY: install test lint typecheck pytest docs demo stress bench bench-otel matrix
 

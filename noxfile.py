@@ -28,12 +28,21 @@ LOWEST = {
     "httpx": "0.24",
     "sqlalchemy": "1.4.54",
     "opentelemetry-exporter-otlp-proto-grpc": "1.20",
+    "opentelemetry-instrumentation": "0.41b0",
+    "wrapt": "1.14",
 }
 # Not a bound of ours: pyramid 2.0 imports pkg_resources but does not bound setuptools, whose
 # releases from 82 on no longer ship pkg_resources (pyramid 2.1 requires setuptools<82 itself).
 LOWEST_EXTRA = ["setuptools<82"]
 # The project with its extras; the test tools from the dev dependency group.
-PROJECT = ["--only-final", "protobuf", "-e", ".[otel,requests,httpx,sqlalchemy]", "--group", "dev"]
+PROJECT = [
+    "--only-final",
+    "protobuf",
+    "-e",
+    ".[otel,requests,httpx,sqlalchemy,zero-code]",
+    "--group",
+    "dev",
+]
 
 nox.options.sessions = [*(f"tests-{python}" for python in PYTHONS), "lowest"]
 # A fresh venv each run: a reused one keeps packages a changed group no longer lists.

@@ -25,6 +25,7 @@ __all__ = [
     "EXPORTERS",
     "OTEL_KEYS",
     "OtelConfig",
+    "configures_own_provider",
 ]
 
 #: The values accepted by ``tracing.otel.exporter`` (several may be listed).
@@ -161,6 +162,11 @@ def _provider(settings: Mapping[str, object]) -> str:
                 )
     assert isinstance(provider, str)
     return provider
+
+
+def configures_own_provider(settings: Mapping[str, object]) -> bool:
+    """Whether ``settings`` have a key that only a provider of pyramid_tracing's own reads."""
+    return any(_P + name in settings for name in _OWN_ONLY)
 
 
 def _unset(value: object) -> bool:

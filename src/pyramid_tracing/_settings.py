@@ -46,6 +46,7 @@ __all__ = [
     "DEFAULT_SENSITIVE_QUERY_PARAMS",
     "INSTRUMENT_CHOICES",
     "OPERATION_NAME_CHOICES",
+    "TRACER_KEYS",
     "TracingSettings",
     "check_settings",
 ]
@@ -229,7 +230,7 @@ def is_tracing(value: object) -> bool:
 
 
 #: The keys that name the tracer or its factory, in the order they are read.
-_TRACER_KEYS: Final = (
+TRACER_KEYS: Final = (
     "tracing.tracer",
     "ot.base_tracer",
     "ot.base_tracer_func",
@@ -255,7 +256,7 @@ def check_settings(settings: Mapping[str, object]) -> None:
             if key in settings:
                 convert(key, settings[key])
                 break
-    tracer_key = next((name for name in _TRACER_KEYS if name in settings), None)
+    tracer_key = next((name for name in TRACER_KEYS if name in settings), None)
     if tracer_key is None or is_unset(settings[tracer_key]):
         return
     factory = resolve(tracer_key, settings[tracer_key])

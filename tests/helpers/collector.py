@@ -6,10 +6,10 @@ import re
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -103,6 +103,24 @@ def run_collector_urls(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
+
+
+T = TypeVar("T")
+
+
+def wait_for(
+    log: Path, parse: Callable[[str], list[T]], count: int, timeout: float = 15.0
+) -> list[T]:
+    """What ``parse`` finds in rotel's log, once it finds ``count`` items or ``timeout``
+    seconds passed (then the test's assertion on the count says what is missing)."""
+    deadline = time.monotonic() + timeout
+    found: list[T] = []
+    while time.monotonic() < deadline:
+        found = parse(log.read_text(errors="replace"))
+        if len(found) >= count:
+            break
+        time.sleep(0.05)
+    return found
 
 
 def parse_spans(text: str) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.util._once import Once
@@ -46,3 +47,26 @@ def reset_meter_provider() -> None:
     shutdown = getattr(provider, "shutdown", None)
     if shutdown is not None:
         shutdown()
+
+
+@contextmanager
+def global_providers() -> Iterator[tuple[Any, Any]]:
+    """SDK tracer and meter providers made global, as a distro sets them up, then forgotten.
+
+    Yields the span exporter (an ``InMemorySpanExporter`` behind a simple processor) and the
+    metric reader (an ``InMemoryMetricReader``).
+    """
+    from opentelemetry import metrics, trace
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    spans, reader = InMemorySpanExporter(), InMemoryMetricReader()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+    with clean_globals(reset_meter_provider):
+        trace.set_tracer_provider(tracer_provider)
+        metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+        yield spans, reader

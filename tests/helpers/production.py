@@ -76,6 +76,20 @@ def write_ini(path: Path, port: int, **otel: str) -> Path:
     return path
 
 
+def gunicorn_command(ini: Path, port: int, *extra: str) -> list[str]:
+    """gunicorn serving ``ini`` on 127.0.0.1:``port`` with 2 workers (and ``extra`` options)."""
+    return [
+        str(BIN / "gunicorn"),
+        "--paste",
+        str(ini),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "2",
+        *extra,
+    ]
+
+
 def uwsgi_command(ini: Path, port: int, *extra: str) -> list[str]:
     """uWSGI serving ``ini`` on 127.0.0.1:``port``: a master and 2 workers (the documented
     recipe), stopped by SIGTERM; skips the test where uWSGI is not installed."""

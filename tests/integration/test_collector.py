@@ -8,7 +8,6 @@ traces --debug-log-verbosity detailed``) and the test reads the spans back from 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from pyramid_tracing import get_tracing
 pytest.importorskip("opentelemetry.exporter.otlp.proto.http")
 
 from pyramid_tracing import otel
-from tests.helpers.collector import parse_spans, run_collector
+from tests.helpers.collector import parse_spans
 from tests.helpers.otel_globals import reset_otel_globals
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -52,12 +51,6 @@ def main(global_config: dict[str, str], **settings: str) -> Any:
         config.add_route("fail", "/fail")
         config.add_view(failing_view, route_name="fail")
         return config.make_wsgi_app()
-
-
-@pytest.fixture
-def collector(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    with run_collector(tmp_path) as running:
-        yield running
 
 
 def write_ini(path: Path, endpoint: str) -> Path:

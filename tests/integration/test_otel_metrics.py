@@ -13,11 +13,9 @@ import pytest
 
 pytest.importorskip("opentelemetry.sdk")
 
-from opentelemetry import metrics, trace
-from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry import trace
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from pyramid.config import Configurator
@@ -28,7 +26,7 @@ from webtest import TestApp
 from pyramid_tracing._server.metrics import MeteredSpans
 from pyramid_tracing._server.opentelemetry import OtelSpans
 from pyramid_tracing.otel import memory_exporter, metrics_reader
-from tests.helpers.otel_globals import reset_meter_provider, reset_otel_globals
+from tests.helpers.otel_globals import global_providers, reset_otel_globals
 
 HERE = __name__
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
@@ -61,17 +59,8 @@ def missing(request: Any) -> Response:
 
 @pytest.fixture
 def providers() -> Iterator[tuple[InMemoryMetricReader, InMemorySpanExporter]]:
-    reader = InMemoryMetricReader()
-    spans = InMemorySpanExporter()
-    tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
-    reset_otel_globals()
-    reset_meter_provider()
-    trace.set_tracer_provider(tracer_provider)
-    metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
-    yield reader, spans
-    reset_meter_provider()
-    reset_otel_globals()
+    with global_providers() as (spans, reader):
+        yield reader, spans
 
 
 def make_app(**settings: str) -> TestApp:

@@ -19,7 +19,14 @@ import requests
 pytest.importorskip("opentelemetry.exporter.otlp.proto.http")
 
 from tests.helpers.collector import parse_metric_points, run_collector_urls
-from tests.helpers.production import BIN, free_port, running, uwsgi_command, write_ini
+from tests.helpers.production import (
+    BIN,
+    free_port,
+    gunicorn_command,
+    running,
+    uwsgi_command,
+    write_ini,
+)
 
 DURATION = "http.server.request.duration"
 ROUTE = "Str(/orders/{id})"
@@ -114,17 +121,7 @@ def test_gunicorn_preload_workers_each_export_their_points(
     http_url, _, log = collector
     port = free_port()
     ini = write_ini(tmp_path / "app.ini", port, endpoint=http_url, metrics_interval="60")
-    command = [
-        str(BIN / "gunicorn"),
-        "--paste",
-        str(ini),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "2",
-        "--preload",
-        *options,
-    ]
+    command = gunicorn_command(ini, port, "--preload", *options)
     output = tmp_path / "gunicorn.log"
     with running(command, port, output, tmp_path) as app:
         # The master binds the socket first: wait until both workers serve.

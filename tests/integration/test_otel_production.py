@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,16 +19,18 @@ import requests
 
 pytest.importorskip("opentelemetry.exporter.otlp.proto.http")
 
-from tests.helpers.collector import parse_spans, run_collector
-from tests.helpers.production import BIN, environment, free_port, running, uwsgi_command, write_ini
+from tests.helpers.collector import parse_spans
+from tests.helpers.production import (
+    BIN,
+    environment,
+    free_port,
+    gunicorn_command,
+    running,
+    uwsgi_command,
+    write_ini,
+)
 
 REQUESTS = 10
-
-
-@pytest.fixture
-def collector(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    with run_collector(tmp_path) as started:
-        yield started
 
 
 def received(log: Path, count: int, timeout: float = 10.0) -> list[str]:
@@ -129,18 +130,7 @@ def test_sigterm_under_gunicorn_exports_every_finished_span(
     endpoint, log = collector
     port = free_port()
     ini = write_ini(tmp_path / "app.ini", port, endpoint=endpoint, bsp_schedule_delay="60000")
-    command = [
-        str(BIN / "gunicorn"),
-        "--paste",
-        str(ini),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "2",
-        "--graceful-timeout",
-        "10",
-        *options,
-    ]
+    command = gunicorn_command(ini, port, "--graceful-timeout", "10", *options)
     output = tmp_path / "gunicorn.log"
     with running(command, port, output, tmp_path) as app:
         expected = send_requests(port)

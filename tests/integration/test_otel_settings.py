@@ -24,7 +24,7 @@ pytest.importorskip("opentelemetry.exporter.otlp.proto.http")
 from pyramid_tracing import get_tracing, otel
 from pyramid_tracing._otel_config import OtelConfig
 from pyramid_tracing.otel import _export as _otel_export
-from tests.helpers.collector import parse_spans, run_collector_urls
+from tests.helpers.collector import parse_spans, run_collector_urls, wait_for
 from tests.helpers.otel_globals import reset_otel_globals
 from tests.helpers.production import write_ini
 
@@ -233,14 +233,7 @@ def test_the_batch_processor_settings_reach_the_processor(tmp_path: Path) -> Non
 
 
 def collected(log: Path, count: int) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + 10
-    spans: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
-        spans = parse_spans(log.read_text(errors="replace"))
-        if len(spans) >= count:
-            break
-        time.sleep(0.05)
-    return spans
+    return wait_for(log, parse_spans, count, timeout=10)
 
 
 @pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])

@@ -24,7 +24,15 @@ else:  # pragma: no cover - Python 3.10
 
 ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-USER_EXTRAS = ["httpx", "otel", "otel-grpc", "otel-native", "requests", "sqlalchemy"]
+USER_EXTRAS = [
+    "httpx",
+    "otel",
+    "otel-grpc",
+    "otel-native",
+    "requests",
+    "sqlalchemy",
+    "zero-code",
+]
 
 build = pytest.importorskip("hatchling.build", reason="hatchling is in the dev dependency group")
 
@@ -94,6 +102,15 @@ def test_only_the_user_facing_extras_are_published(wheel: zipfile.ZipFile) -> No
     for tool in ("pytest", "mypy", "ruff", "sphinx", "pyramid-opentracing", "psutil", "nox"):
         assert tool not in requirements.lower()
     assert sorted(PYPROJECT["project"]["optional-dependencies"]) == USER_EXTRAS
+
+
+def test_the_wheel_registers_the_zero_code_instrumentor(wheel: zipfile.ZipFile) -> None:
+    """opentelemetry-instrument finds PyramidTracingInstrumentor by its entry point."""
+    (name,) = [n for n in wheel.namelist() if n.endswith(".dist-info/entry_points.txt")]
+    text = wheel.read(name).decode()
+    assert "[opentelemetry_instrumentor]" in text
+    line = "pyramid_tracing = pyramid_tracing.otel.instrumentor:PyramidTracingInstrumentor"
+    assert line in text
 
 
 def test_development_tools_are_dependency_groups() -> None:
