@@ -68,6 +68,8 @@ def instrumented_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     The OpenTelemetry backend on the process's providers, unless the settings name another
     tracer or configure a provider; an explicit ``pyramid.tweens`` list with the add-on's
     tweens where they give every span.
+
+    .. versionadded:: 0.3.0
     """
     added = dict(settings)
     named = next((key for key in TRACER_KEYS if key in settings), None)
@@ -156,6 +158,8 @@ class PyramidTracingInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     ``PyramidTracingInstrumentor().instrument()`` wraps ``Configurator.__init__`` (see the
     module's documentation); :meth:`uninstrument` puts it back. Apps built before
     ``instrument()`` or after ``uninstrument()`` are left as they are.
+
+    .. versionadded:: 0.3.0
     """
 
     def instrumentation_dependencies(self) -> Collection[str]:
