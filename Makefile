@@ -78,6 +78,9 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.instrument
 	# What a streamed body's wrapper costs, and the test an ordinary response pays: 5 s.
 	$(BIN)/python -m benchmarks.streaming
+	# What each HTTP server metric costs a request, beside the SDK's own calls and the peer's
+	# metrics: about 10 s; its own section of docs/performance.md.
+	$(BIN)/python -m benchmarks.metrics --docs docs/performance.md
 
 # The OpenTelemetry backend's section alone (benchmarks/otel_backend.py, some 8 minutes): into
 # benchmarks/results/latest.json (its other sections kept) and its own part of the docs page.
