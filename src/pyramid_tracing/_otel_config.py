@@ -57,16 +57,16 @@ _OWN_ONLY: Final = (
     "bsp_max_queue_size",
     "bsp_max_export_batch_size",
     "bsp_schedule_delay",
-    "flush_on_sigterm",
-    "shutdown_timeout",
     *METRICS_OWN_ONLY,
 )
+# What pyramid_tracing does at SIGTERM and at exit: read with either provider.
+_EITHER: Final = ("provider", "flush_on_sigterm", "shutdown_timeout")
 #: The values accepted by ``tracing.otel.protocol`` (those of ``OTEL_EXPORTER_OTLP_PROTOCOL``).
 PROTOCOLS: Final = ("http/protobuf", "grpc")
 
 _P: Final = "tracing.otel."
 #: Every key read by :func:`pyramid_tracing.otel.tracer_from_settings`.
-OTEL_KEYS: Final = frozenset(_P + name for name in ("provider", *_OWN_ONLY)) | METRICS_KEYS
+OTEL_KEYS: Final = frozenset(_P + name for name in (*_EITHER, *_OWN_ONLY)) | METRICS_KEYS
 _TRACES_PATH: Final = "v1/traces"
 #: Seconds that the exit (or a SIGTERM) may spend exporting what is left.
 DEFAULT_SHUTDOWN_TIMEOUT: Final = 2.0
@@ -111,8 +111,19 @@ class OtelConfig:
                 key, the value (never for headers) and what is allowed.
         """
         env = os.environ if environ is None else environ
+        flush_on_sigterm = as_bool(
+            _P + "flush_on_sigterm", settings.get(_P + "flush_on_sigterm", True)
+        )
+        shutdown_timeout = (
+            _positive_float(_P + "shutdown_timeout", settings.get(_P + "shutdown_timeout"))
+            or DEFAULT_SHUTDOWN_TIMEOUT
+        )
         if _provider(settings) == "global":
-            return cls(provider="global")
+            return cls(
+                provider="global",
+                flush_on_sigterm=flush_on_sigterm,
+                shutdown_timeout=shutdown_timeout,
+            )
         exporters = _exporters(settings.get(_P + "exporter", "otlp"))
         protocol = _protocol(settings, env)
         endpoint = _endpoint(settings.get(_P + "endpoint"), exporters, protocol)
@@ -133,13 +144,8 @@ class OtelConfig:
             bsp_schedule_delay=_positive_float(
                 _P + "bsp_schedule_delay", settings.get(_P + "bsp_schedule_delay")
             ),
-            flush_on_sigterm=as_bool(
-                _P + "flush_on_sigterm", settings.get(_P + "flush_on_sigterm", True)
-            ),
-            shutdown_timeout=_positive_float(
-                _P + "shutdown_timeout", settings.get(_P + "shutdown_timeout")
-            )
-            or DEFAULT_SHUTDOWN_TIMEOUT,
+            flush_on_sigterm=flush_on_sigterm,
+            shutdown_timeout=shutdown_timeout,
         )
 
 

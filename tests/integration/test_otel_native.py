@@ -251,3 +251,26 @@ def test_three_hundred_apps_leave_one_hook_one_provider_and_no_dropped_memory() 
         "dropped_alive": False,
         "dropped_reader_alive": False,
     }
+
+
+def test_a_global_provider_reads_the_sigterm_keys() -> None:
+    """flush_on_sigterm and shutdown_timeout are about what pyramid_tracing does at SIGTERM:
+    read with provider = global too, validated the same way."""
+    from pyramid.exceptions import ConfigurationError
+
+    from pyramid_tracing._otel_config import OtelConfig
+
+    keys = {"tracing.otel.provider": "global"}
+    assert OtelConfig.from_settings(keys, {}).flush_on_sigterm is True
+    config = OtelConfig.from_settings(
+        {**keys, "tracing.otel.flush_on_sigterm": "false", "tracing.otel.shutdown_timeout": "5"},
+        {},
+    )
+    assert (config.provider, config.flush_on_sigterm, config.shutdown_timeout) == (
+        "global",
+        False,
+        5.0,
+    )
+    with pytest.raises(ConfigurationError) as raised:
+        OtelConfig.from_settings({**keys, "tracing.otel.shutdown_timeout": "soon"}, {})
+    assert "'tracing.otel.shutdown_timeout': 'soon'" in str(raised.value)

@@ -26,7 +26,9 @@ if mode == "custom":
 elif mode == "ignored":
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 settings = {"tracing.otel.exporter": "memory"}
-if mode == "off":
+if mode.startswith("global"):
+    settings = {"tracing.otel.provider": "global"}
+if mode.endswith("off"):
     settings["tracing.otel.flush_on_sigterm"] = "false"
 if mode == "thread":
     thread = threading.Thread(target=lambda: otel.tracer_from_settings(**settings))
@@ -48,10 +50,13 @@ print(getattr(handler, "__qualname__", None) or getattr(handler, "name", handler
         ("ignored", "SIG_IGN"),
         ("off", "SIG_DFL"),
         ("thread", "SIG_DFL"),
+        ("global", "_on_sigterm"),
+        ("global-off", "SIG_DFL"),
     ],
 )
 def test_the_sigterm_handler_respects_what_is_installed(mode: str, handler: str) -> None:
-    """Default action: ours; the app's handler or SIG_IGN: kept; off or off-main-thread: none."""
+    """Default action: ours (the global provider too); the app's handler or SIG_IGN: kept;
+    off or off-main-thread: none."""
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT, mode],
         capture_output=True,

@@ -72,15 +72,22 @@ def serve_and_collect(
     log: Path,
     env: dict[str, str],
     metric: str = "http.server.request.duration",
+    *,
+    stop_first: bool = False,
 ) -> tuple[list[dict[str, Any]], str]:
     """Serve ``REQUESTS`` requests; the server spans at rotel, and the server's output.
 
-    The requests must be counted by the histogram ``metric`` at rotel too."""
+    The requests must be counted by the histogram ``metric`` at rotel too. ``stop_first``:
+    SIGTERM right after the last answer, before anything is exported; the process must still
+    die of the signal."""
     output = tmp_path / "server.log"
     with running(command, port, output, tmp_path, **env) as server:
         for number in range(REQUESTS):
             answer = requests.get(f"http://127.0.0.1:{port}/orders/{number}", timeout=10)
             assert answer.text == f"order {number}"
+        if stop_first:
+            server.send_signal(signal.SIGTERM)
+            assert server.wait(timeout=20) == -signal.SIGTERM
         spans = wait_for(log, server_spans, REQUESTS)
         counted = wait_for(log, counted_by(metric), REQUESTS)
         server.send_signal(signal.SIGTERM)
@@ -98,16 +105,24 @@ def assert_ours(spans: list[dict[str, Any]]) -> None:
         assert span["attributes"]["http.request.method"] == "Str(GET)"
 
 
+# The distro exporting a minute later than the stop: only the SIGTERM flush can deliver.
+LATE = {"OTEL_BSP_SCHEDULE_DELAY": "60000", "OTEL_METRIC_EXPORT_INTERVAL": "60000"}
+
+
+@pytest.mark.parametrize("stop_first", [False, True], ids=["serving", "sigterm-flush"])
 def test_pserve_under_opentelemetry_instrument(
-    collector: tuple[str, Path], tmp_path: Path
+    collector: tuple[str, Path], tmp_path: Path, stop_first: bool
 ) -> None:
     """opentelemetry-instrument pserve app.ini: one server span per request (pyramid_tracing's,
-    on the distro's provider), and the duration metric, at rotel."""
+    on the distro's provider), and the duration metric, at rotel. ``sigterm-flush``: pserve
+    dies of SIGTERM without atexit; pyramid_tracing's handler flushes the global providers
+    first, so the spans and metrics that would wait a minute reach rotel."""
     endpoint, log = collector
     port = free_port()
     ini = write_ini(tmp_path / "app.ini", port)
     command = [str(BIN / "opentelemetry-instrument"), str(BIN / "pserve"), str(ini)]
-    spans, output = serve_and_collect(command, port, tmp_path, log, distro_environment(endpoint))
+    env = distro_environment(endpoint, **(LATE if stop_first else {}))
+    spans, output = serve_and_collect(command, port, tmp_path, log, env, stop_first=stop_first)
     assert_ours(spans)
     assert "Traceback" not in output, output
 

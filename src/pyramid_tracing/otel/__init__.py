@@ -15,7 +15,9 @@ OpenTelemetry instrumentations nest under it. The tracer returned is an
 same spans through the OpenTracing shim, built only when used.
 
 With ``tracing.otel.provider = global`` the process's own tracer provider is used, as
-``opentelemetry-instrument``, a distro or the app set it up, and nothing is configured here.
+``opentelemetry-instrument``, a distro or the app set it up, and nothing is configured here;
+only a process that would die of SIGTERM without ``atexit`` (``pserve``) gets a handler that
+flushes it first (``tracing.otel.flush_on_sigterm``).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from .._backends.opentelemetry import OtelTracer
 from .._sampling import sampler_ignores_attributes
 from ._metrics import app_metrics
 from ._provider import built_provider
+from ._shutdown import flush_globals_on_sigterm
 from ._tree import format_trace
 
 __all__ = [
@@ -98,6 +101,8 @@ def tracer_from_settings(**settings: Any) -> opentracing.Tracer:
         provider: Any = otel_trace.get_tracer_provider()
         late = sampler_ignores_attributes(getattr(provider, "sampler", None))
         memory = None
+        if config.flush_on_sigterm:
+            flush_globals_on_sigterm(config.shutdown_timeout)
     else:
         built = built_provider(config)
         provider, late, memory = built.provider, built.late_attributes, built.memory

@@ -6,6 +6,9 @@
   it builds; a provider whose app is gone is not kept alive by it.
 * :func:`flush_on_sigterm` installs a SIGTERM handler only while SIGTERM has its default
   action (the process would die without running ``atexit``): it flushes, then dies as before.
+* :func:`flush_globals_on_sigterm`: the same handler also flushes OpenTelemetry's global
+  tracer and meter providers (``tracing.otel.provider = global``: opentelemetry-instrument's),
+  which it does not shut down: their owner does that at exit.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from ._export import ReportingExporter, logger, queue_drops
 
-__all__ = ["flush_on_sigterm", "register_exit", "shutdown_bounded"]
+__all__ = ["flush_globals_on_sigterm", "flush_on_sigterm", "register_exit", "shutdown_bounded"]
 
 Provider = TracerProvider | MeterProvider  # what the exit hook shuts down
 
@@ -163,9 +166,68 @@ def register_exit(
     return shutdown
 
 
-def _shutdown_all(margin: float) -> None:
+class _GlobalFlush:
+    """The flush of OpenTelemetry's global tracer and meter providers, on SIGTERM.
+
+    The providers are looked up when it runs (a distro may set them after the app is built);
+    one that cannot flush (the API's proxy or no-op providers) is skipped. Each flush is
+    bounded by the SDK (``timeout_millis``), and the wait for them by :attr:`budget`.
+    """
+
+    __slots__ = ("budget", "timeout")
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.budget = timeout + _ABORT_GRACE
+
+    def __call__(self) -> None:
+        from opentelemetry import metrics, trace
+
+        threads = []
+        for provider in (trace.get_tracer_provider(), metrics.get_meter_provider()):
+            flush = getattr(provider, "force_flush", None)
+            if callable(flush):
+                thread = threading.Thread(
+                    target=self._flush, args=(flush,), name="pyramid-tracing-flush", daemon=True
+                )
+                thread.start()
+                threads.append(thread)
+        for thread in threads:
+            thread.join(self.budget)
+
+    def _flush(self, flush: Callable[..., object]) -> None:
+        try:
+            flush(timeout_millis=int(self.timeout * 1000))
+        except Exception as exc:
+            logger.debug("flushing a global provider raised %r", exc)
+
+
+# The global providers' flush on SIGTERM, once set up (its timeout the longest asked for).
+_global_flush: _GlobalFlush | None = None
+
+
+def flush_globals_on_sigterm(timeout: float) -> bool:
+    """Flush the global tracer and meter providers on SIGTERM, within ``timeout`` seconds.
+
+    Only while SIGTERM has its default action and from the main thread, like
+    :func:`flush_on_sigterm`; nothing is done at exit, where the providers' owner shuts them
+    down.
+
+    Returns:
+        Whether pyramid_tracing's handler is installed.
+    """
+    global _global_flush
+    with _sigterm_lock:
+        if _global_flush is None or _global_flush.timeout < timeout:
+            _global_flush = _GlobalFlush(timeout)
+    return flush_on_sigterm()
+
+
+def _shutdown_all(margin: float, *, globals_too: bool = False) -> None:
     # Side by side (spans and metrics): each shutdown is bounded, and so is the wait for all.
-    registered = list(_shutdowns)
+    registered: list[_Shutdown | _GlobalFlush] = list(_shutdowns)
+    if globals_too and _global_flush is not None:
+        registered.append(_global_flush)
     threads = [
         threading.Thread(target=shutdown, name="pyramid-tracing-shutdown-all", daemon=True)
         for shutdown in registered
@@ -181,7 +243,7 @@ def _shutdown_all(margin: float) -> None:
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     try:
-        _shutdown_all(_SIGTERM_MARGIN)
+        _shutdown_all(_SIGTERM_MARGIN, globals_too=True)
     finally:
         # Then what SIGTERM did before: the process dies of the signal.
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
