@@ -157,16 +157,28 @@ print("ready-to-exit", flush=True)
 """
 
 
-@pytest.mark.parametrize("stream", ["open", "close"])
-def test_exit_with_a_dead_collector_is_quick_and_warns_once(tmp_path: Path, stream: str) -> None:
+@pytest.mark.parametrize(
+    ("stream", "queue"),
+    [("open", None), ("close", None), ("open", "8")],
+    ids=["open", "close", "full-queue"],
+)
+def test_exit_with_a_dead_collector_is_quick_and_warns_once(
+    tmp_path: Path, stream: str, queue: str | None
+) -> None:
     """With nothing listening, exit takes under 3 s, with one warning and one loss report.
 
     When the log stream was closed before the exit (as test runners do), the report is
-    dropped without a ``--- Logging error ---`` block.
+    dropped without a ``--- Logging error ---`` block. With a queue of 8 spans, most of the 50
+    are dropped by the full queue, never handed to the exporter: counted all the same.
     """
     dead = f"http://127.0.0.1:{free_port()}"
+    sizes = (
+        {} if queue is None else {"bsp_max_queue_size": queue, "bsp_max_export_batch_size": queue}
+    )
     # A short batch delay: the export fails while the process still runs, then at exit.
-    ini = write_ini(tmp_path / "app.ini", free_port(), endpoint=dead, bsp_schedule_delay="50")
+    ini = write_ini(
+        tmp_path / "app.ini", free_port(), endpoint=dead, bsp_schedule_delay="50", **sizes
+    )
     process = subprocess.Popen(
         [
             sys.executable,

@@ -1,4 +1,5 @@
-"""The package's layout: no import cycle between its modules, and no core module too long."""
+"""The package's layout: no import cycle between its modules, no core module too long, and no
+private name of another library imported."""
 
 from __future__ import annotations
 
@@ -102,3 +103,55 @@ def test_no_core_module_is_over_350_lines() -> None:
         and (count := len(path.read_text().splitlines())) > MAX_LINES
     }
     assert long == {}
+
+
+def _private_imports(source: str) -> list[str]:
+    """What ``source`` imports of other libraries' private modules and names (``_x``)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and not node.level:
+            module = node.module or ""
+            if module.split(".")[0] == "pyramid_tracing":
+                continue
+            names = [alias.name for alias in node.names]
+            found += [
+                f"{module}.{name}"
+                for name in names
+                if any(
+                    part.startswith("_") and not part.startswith("__")
+                    for part in [*module.split("."), name]
+                )
+            ]
+        elif isinstance(node, ast.Import):
+            found += [
+                alias.name
+                for alias in node.names
+                if any(part.startswith("_") for part in alias.name.split(".")[1:])
+            ]
+    return found
+
+
+def test_no_private_name_of_another_library_is_imported() -> None:
+    """Public APIs only: no ``from opentelemetry.x._internal import ...``, no ``_SHIM_KEY``."""
+    found = {
+        str(path.relative_to(PACKAGE)): names
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if (names := _private_imports(path.read_text()))
+    }
+    assert found == {}
+
+
+def test_the_private_import_finder_finds_them() -> None:
+    source = (
+        "from opentelemetry.metrics._internal import _ProxyMeterProvider\n"
+        "from opentelemetry.shim.opentracing_shim import _SHIM_KEY\n"
+        "import opentelemetry.util._once\n"
+        "from __future__ import annotations\n"
+        "from . import _state\n"
+        "from pyramid_tracing._state import RequestState\n"
+    )
+    assert _private_imports(source) == [
+        "opentelemetry.metrics._internal._ProxyMeterProvider",
+        "opentelemetry.shim.opentracing_shim._SHIM_KEY",
+        "opentelemetry.util._once",
+    ]

@@ -2,8 +2,9 @@
 
 :class:`ReportingExporter` wraps the OTLP exporter: one warning naming the endpoint when it
 becomes unreachable or answers with an error (and one when it accepts spans again) instead of
-the SDK's line per retry, and a count of the spans it could not deliver. The end of the
-process (exit, SIGTERM) is :mod:`._shutdown`'s.
+the SDK's line per retry, and a count of the spans it delivered; :class:`Delivery` counts the
+spans that ended, so that the exit can say how many were lost. The end of the process (exit,
+SIGTERM) is :mod:`._shutdown`'s.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ import weakref
 from collections.abc import Sequence
 from typing import Final
 
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from ._export_report import Answers, guard_loggers
 
-__all__ = ["ReportingExporter", "logger", "queue_drops"]
+__all__ = ["Delivery", "ReportingExporter", "logger"]
 
 logger = logging.getLogger("pyramid_tracing")
 
@@ -44,19 +45,13 @@ _NOISY_STARTS: Final = (
 
 
 class _Quiet(logging.Filter):
-    """Drops the SDK's per-batch export lines and counts the spans its queue dropped."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.queue_drops = 0
+    """Drops the SDK's per-batch export lines (and its queue's): the exit counts the losses."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.msg if isinstance(record.msg, str) else ""
         if not message.startswith(_NOISY_STARTS):
             return True
-        if message.startswith("Queue full"):
-            self.queue_drops += 1
-        elif message.startswith("Transient error"):
+        if message.startswith("Transient error"):
             # The exporter retries for up to its timeout before export() returns: say now
             # that the collector is unreachable, not when the retries are exhausted.
             for reporter in list(_reporters):
@@ -96,6 +91,8 @@ class ReportingExporter(SpanExporter):
         self._answers = answers
         #: Spans that could not be delivered (failed or aborted batches).
         self.dropped = 0
+        #: Spans the collector accepted.
+        self.delivered = 0
         self._down = False
         self._aborted = False
         self._shut = False
@@ -111,6 +108,8 @@ class ReportingExporter(SpanExporter):
     def _after_fork(self) -> None:
         self._lock = threading.Lock()
         self.exporting = False
+        # The spans this process hands over start here (the parent exports its own).
+        self.dropped = self.delivered = 0
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Export a batch; a failure is counted, and reported when it is the first in a row."""
@@ -131,6 +130,7 @@ class ReportingExporter(SpanExporter):
         if result is SpanExportResult.SUCCESS:
             with self._lock:
                 was_down, self._down = self._down, False
+                self.delivered += len(spans)
             if was_down:
                 logger.warning("the collector at %s accepts spans again", self.endpoint)
         else:
@@ -173,7 +173,38 @@ class ReportingExporter(SpanExporter):
         return self._exporter.force_flush(timeout_millis)
 
 
-def queue_drops() -> int:
-    """Spans the batch queues dropped since the last call (the SDK logs them one by one)."""
-    dropped, _quiet.queue_drops = _quiet.queue_drops, 0
-    return dropped
+class Delivery(SpanProcessor):
+    """Counts the spans that end, to say at exit how many never reached the collector.
+
+    Added to a provider with OTLP exporters. What an exporter did not deliver, of the spans
+    that ended, was lost: in a failed or aborted batch, dropped by a full queue, or still
+    queued when the shutdown's time ran out. Counted from two public hooks (this processor's
+    ``on_end`` and the exporter's ``export``), not from the batch processor's queue, which
+    the SDK does not show.
+    """
+
+    def __init__(self, reporters: Sequence[ReportingExporter]) -> None:
+        self.reporters = tuple(reporters)
+        self._ended = 0
+        self._lock = threading.Lock()
+        if hasattr(os, "register_at_fork"):
+            reinit = weakref.WeakMethod(self._after_fork)
+            os.register_at_fork(after_in_child=lambda: (method := reinit()) and method())
+
+    def _after_fork(self) -> None:
+        # The parent exports what it queued; the child counts from here (as its exporters do).
+        self._lock = threading.Lock()
+        self._ended = 0
+
+    def on_end(self, span: ReadableSpan) -> None:
+        """Count a span that ended.
+
+        The SDK calls processors for recorded spans only, and the samplers pyramid_tracing
+        builds record only the spans they sample: each is one the exporters should deliver.
+        """
+        with self._lock:
+            self._ended += 1
+
+    def undelivered(self) -> int:
+        """The spans that ended and that an exporter did not deliver."""
+        return sum(max(self._ended - reporter.delivered, 0) for reporter in self.reporters)

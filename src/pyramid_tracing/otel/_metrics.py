@@ -224,7 +224,7 @@ def _build(config: OtelConfig, metered: MetricsConfig) -> BuiltMeters:
     )
     if memory is None:
         _alive.add(provider)
-        register_exit(provider, (), config.shutdown_timeout)
+        register_exit(provider, None, config.shutdown_timeout)
         if config.flush_on_sigterm:
             flush_on_sigterm()
     return BuiltMeters(provider, memory)

@@ -37,7 +37,7 @@ from pyramid.exceptions import ConfigurationError
 
 from .._otel_config import OtelConfig
 from .._sampling import sampler_ignores_attributes
-from ._export import ReportingExporter
+from ._export import Delivery, ReportingExporter
 from ._export_report import Answers, http_session
 from ._shutdown import flush_on_sigterm, register_exit
 from ._tree import TREE_PRINTER, TreeProcessor
@@ -121,7 +121,11 @@ def _build(config: OtelConfig) -> Built:
         provider.add_span_processor(processor)
     sentinel = _Sentinel()
     provider.add_span_processor(sentinel)
-    register_exit(provider, reporters, config.shutdown_timeout)
+    delivery = None
+    if reporters:
+        delivery = Delivery(reporters)
+        provider.add_span_processor(delivery)
+    register_exit(provider, delivery, config.shutdown_timeout)
     if config.flush_on_sigterm:
         flush_on_sigterm()
     if isinstance(otel_trace.get_tracer_provider(), otel_trace.ProxyTracerProvider):

@@ -1,7 +1,7 @@
 """The end of the process: every provider flushed and shut down within its time budget.
 
 * :func:`shutdown_bounded` flushes and shuts a provider down within a time budget, then
-  reports how many spans were dropped; it runs at exit and on SIGTERM.
+  reports how many spans never reached the collector; it runs at exit and on SIGTERM.
 * :func:`register_exit`: one exit hook for every provider of the process, however many apps
   it builds; a provider whose app is gone is not kept alive by it.
 * :func:`flush_on_sigterm` installs a SIGTERM handler only while SIGTERM has its default
@@ -27,7 +27,7 @@ from typing import Any, Final
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.trace import TracerProvider
 
-from ._export import ReportingExporter, logger, queue_drops
+from ._export import Delivery, ReportingExporter, logger
 
 __all__ = ["flush_globals_on_sigterm", "flush_on_sigterm", "register_exit", "shutdown_bounded"]
 
@@ -40,29 +40,18 @@ _ABORT_GRACE: Final = 0.5
 _SIGTERM_MARGIN: Final = 1.0
 
 
-def _queued(provider: Provider) -> int:
-    """Spans still waiting in the provider's batch processors (0 if that cannot be told).
-
-    The SDK has no public way to read a queue's length; the attributes are looked up with
-    defaults, so that an SDK release that renames them only loses this count.
-    """
-    total = 0
-    processors = getattr(getattr(provider, "_active_span_processor", None), "_span_processors", ())
-    for processor in processors:
-        queue = getattr(getattr(processor, "_batch_processor", None), "_queue", None)
-        if queue is not None:
-            total += len(queue)
-    return total
-
-
-def shutdown_bounded(
-    provider: Provider, reporters: Sequence[ReportingExporter], timeout: float
-) -> int:
+def shutdown_bounded(provider: Provider, delivery: Delivery | None, timeout: float) -> int:
     """Flush and shut ``provider`` down within about ``timeout`` seconds; report the losses.
 
+    Args:
+        provider: the tracer or meter provider.
+        delivery: what counts its spans and their delivery (``None``: nothing to report).
+        timeout: seconds; then the exporters are aborted.
+
     Returns:
-        How many spans were dropped (not delivered), including what the batch queue dropped.
+        How many spans never reached the collector (0 without ``delivery``).
     """
+    reporters = () if delivery is None else delivery.reporters
     done = threading.Event()
 
     def run() -> None:
@@ -76,14 +65,12 @@ def shutdown_bounded(
     # A thread: the flush must not deadlock on a lock held by the code a signal interrupted.
     thread = threading.Thread(target=run, name="pyramid-tracing-shutdown", daemon=True)
     thread.start()
-    left = 0
     if not done.wait(timeout):
         for reporter in reporters:
             reporter.abort()
-        if not done.wait(_ABORT_GRACE):
-            left = _queued(provider)
-    dropped = left + sum(reporter.dropped for reporter in reporters) + queue_drops()
-    if dropped and reporters:
+        done.wait(_ABORT_GRACE)
+    dropped = 0 if delivery is None else delivery.undelivered()
+    if dropped:
         _report_at_exit(dropped, reporters)
     return dropped
 
@@ -114,13 +101,11 @@ class _Shutdown:
     not kept alive by the hook, and is skipped.
     """
 
-    __slots__ = ("_provider", "_ran", "budget", "reporters", "timeout")
+    __slots__ = ("_provider", "_ran", "budget", "delivery", "timeout")
 
-    def __init__(
-        self, provider: Provider, reporters: Sequence[ReportingExporter], timeout: float
-    ) -> None:
+    def __init__(self, provider: Provider, delivery: Delivery | None, timeout: float) -> None:
         self._provider = weakref.ref(provider)
-        self.reporters = tuple(reporters)
+        self.delivery = delivery
         self.timeout = timeout
         #: How long it may take, in seconds (it bounds itself; SIGTERM waits no longer).
         self.budget = timeout + _ABORT_GRACE
@@ -136,7 +121,7 @@ class _Shutdown:
         provider = self._provider()
         if provider is None:
             return None
-        return shutdown_bounded(provider, self.reporters, self.timeout)
+        return shutdown_bounded(provider, self.delivery, self.timeout)
 
 
 # Every provider to shut down, for the one exit hook and the one SIGTERM handler.
@@ -146,7 +131,7 @@ _exit_hook = False
 
 
 def register_exit(
-    provider: Provider, reporters: Sequence[ReportingExporter], timeout: float
+    provider: Provider, delivery: Delivery | None, timeout: float
 ) -> Callable[[], object]:
     """Shut ``provider`` down at exit (and on SIGTERM when installed), once, within ``timeout``.
 
@@ -156,7 +141,7 @@ def register_exit(
         The shutdown, to run it earlier.
     """
     global _exit_hook
-    shutdown = _Shutdown(provider, reporters, timeout)
+    shutdown = _Shutdown(provider, delivery, timeout)
     with _sigterm_lock:
         _shutdowns[:] = [each for each in _shutdowns if each.alive()]
         _shutdowns.append(shutdown)

@@ -26,6 +26,7 @@ Needs ``opentelemetry-instrumentation`` (the ``zero-code`` extra).
 
 from __future__ import annotations
 
+import inspect
 import sys
 import warnings
 from collections.abc import Callable, Collection, Mapping
@@ -106,7 +107,8 @@ def _caller_package() -> Any:
     ``Configurator.__init__`` looks a fixed number of frames up for its caller's package
     (``package=None``); the wrapper adds frames, so it passes the package itself.
     """
-    frame = sys._getframe(1)
+    frame = inspect.currentframe()
+    assert frame is not None  # CPython and PyPy have frames
     while frame.f_back is not None and str(frame.f_globals.get("__name__")).startswith(
         _WRAPPER_MODULES
     ):
