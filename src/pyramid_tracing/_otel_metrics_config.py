@@ -12,7 +12,7 @@ from typing import Final
 import attrs
 from pyramid.exceptions import ConfigurationError
 
-from ._parsing import as_lower_names, as_positive_float, fail, is_unset
+from ._parsing import as_bool, as_lower_names, as_positive_float, fail, is_unset
 
 __all__ = [
     "METRICS",
@@ -30,7 +30,9 @@ METRICS_EXPORTERS: Final = ("otlp", "console", "memory", "none")
 #: The keys that configure the meter provider pyramid_tracing builds (not the global one).
 METRICS_OWN_ONLY: Final = ("metrics_exporter", "metrics_interval")
 #: Every metrics key.
-METRICS_KEYS: Final = frozenset(_P + name for name in ("metrics", *METRICS_OWN_ONLY))
+METRICS_KEYS: Final = frozenset(
+    _P + name for name in ("metrics", "metrics_include_excluded", *METRICS_OWN_ONLY)
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -43,6 +45,8 @@ class MetricsConfig:
     exporter: str = "none"
     #: Seconds between two exports; ``None``: ``OTEL_METRIC_EXPORT_INTERVAL`` or 60.
     interval: float | None = None
+    #: Whether the requests that tracing excludes are measured (they still get no span).
+    include_excluded: bool = False
 
     @classmethod
     def from_settings(
@@ -57,11 +61,14 @@ class MetricsConfig:
             pyramid.exceptions.ConfigurationError: a value is invalid; the message names the
                 key, the value, what is allowed and the closest choice.
         """
+        key = _P + "metrics_include_excluded"
+        include_excluded = as_bool(key, settings.get(key, False))
         if span_exporters is None:
             # OtelConfig refused the other keys already (they configure an own provider).
-            return cls(metrics=metrics(settings))
+            return cls(metrics=metrics(settings), include_excluded=include_excluded)
         return cls(
             metrics=metrics(settings),
+            include_excluded=include_excluded,
             exporter=metrics_exporter(settings, environ, span_exporters),
             interval=as_positive_float(
                 _P + "metrics_interval", settings.get(_P + "metrics_interval")

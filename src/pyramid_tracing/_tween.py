@@ -67,12 +67,13 @@ def tracing_tween_factory(handler: Handler, registry: Any) -> Handler:
     spans = tracing._spans
     run = spans.run
     copy_context = contextvars.copy_context
+    measure = spans.measure_excluded
 
     def tracing_tween(request: Request) -> Response:
-        if excluded_path is not None and excluded_path(request_path(request)) is not None:
-            return handler(request)
-        if excluded_route is not None and excluded_route(request):
-            return handler(request)
+        if (excluded_path is not None and excluded_path(request_path(request)) is not None) or (
+            excluded_route is not None and excluded_route(request)
+        ):
+            return handler(request) if measure is None else measure(request, handler)
         state = request.__dict__.get(REQUEST_ATTR)  # request.tracing, bound per request
         if not isinstance(state, RequestState):
             state = state_for(request)

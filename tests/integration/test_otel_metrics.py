@@ -230,6 +230,40 @@ def test_excluded_paths_and_no_metrics_record_nothing(
     assert points(reader) == {}
 
 
+def test_excluded_requests_are_measured_when_asked(
+    providers: tuple[InMemoryMetricReader, InMemorySpanExporter],
+) -> None:
+    """metrics_include_excluded = true: excluded paths and routes get no span, but their
+    duration (and active requests) with the route, the status and error.type; no exemplar."""
+    reader, spans = providers
+    app = make_app(
+        **{
+            "tracing.exclude_paths": "^/orders/",
+            "tracing.exclude_routes": "boom",
+            "tracing.otel.metrics": "duration active_requests",
+            "tracing.otel.metrics_include_excluded": "true",
+        }
+    )
+    app.get("/orders/1")
+    app.get("/orders/2")
+    with pytest.raises(ValueError, match="boom"):
+        app.get("/boom")
+    assert spans.get_finished_spans() == ()
+    (unit, duration), (_, active) = (
+        points(reader)["http.server.request.duration"],
+        points(reader)["http.server.active_requests"],
+    )
+    assert unit == "s"
+    by_route = {point.attributes["http.route"]: point for point in duration}
+    assert set(by_route) == {"/orders/{id}", "/boom"}
+    assert by_route["/orders/{id}"].count == 2
+    assert by_route["/orders/{id}"].attributes["http.response.status_code"] == 200
+    assert by_route["/boom"].attributes["error.type"] == "ValueError"
+    assert by_route["/boom"].attributes["http.response.status_code"] == 500
+    assert all(point.exemplars == [] for point in duration)
+    assert [point.value for point in active] == [0]
+
+
 def test_an_own_provider_with_the_memory_metrics_exporter() -> None:
     """provider = own, metrics_exporter = memory: the app's own reader gets its metrics."""
     app = make_app(

@@ -109,3 +109,14 @@ def test_a_global_provider_takes_no_metrics_exporter_key(key: str) -> None:
     )
     config = parse(provider="global", metrics="duration body_size")
     assert config.metrics == ("duration", "body_size")
+
+
+def test_measuring_excluded_requests_is_a_boolean_read_with_either_provider() -> None:
+    """metrics_include_excluded: false by default, a boolean, with provider own or global."""
+    assert parse().include_excluded is False
+    assert parse(metrics_include_excluded="yes").include_excluded is True
+    assert parse(provider="global", metrics_include_excluded="true").include_excluded is True
+    assert error(metrics_include_excluded="sometimes") == (
+        "Invalid value for setting 'tracing.otel.metrics_include_excluded': 'sometimes'. "
+        "Expected a boolean: true/false, yes/no, on/off or 1/0."
+    )

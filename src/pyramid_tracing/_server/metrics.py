@@ -52,6 +52,36 @@ class MeteredSpans(OtelSpans):
         # The active requests' attributes, one mapping per (method, scheme): the +1 and the -1
         # of a request must carry equal attributes, and building them once is cheaper.
         self._active_attributes: dict[tuple[str, str], dict[str, str]] = {}
+        if instruments.include_excluded:
+            self.measure_excluded = self._measure
+
+    def _measure(self, request: Request, handler: Callable[[Request], Response]) -> Response:
+        """Serve a request that tracing excludes: no span, its metrics all the same.
+
+        Recorded when the handler returns (a streamed body's time is not counted), with no
+        exemplar (there is no span to point at).
+        """
+        started = perf_counter()
+        self._count_in(request)
+        try:
+            response = handler(request)
+        except Exception as exc:
+            self._record(started, request, None, exc, escaped=True)
+            raise
+        self._record(started, request, response, None, escaped=False)
+        return response
+
+    def _count_in(self, request: Request) -> bool:
+        """Count the request active (if measured); whether it could be."""
+        active = self._active
+        if active is None:
+            return True
+        try:
+            active.add(1, self._active_for(request))
+        except Exception as exc:
+            failures.report("recording the HTTP server metrics", exc)
+            return False
+        return True
 
     def _active_for(self, request: Request) -> dict[str, str]:
         method = request.method
@@ -71,12 +101,7 @@ class MeteredSpans(OtelSpans):
         """Start the server span; note the time (and count the request active)."""
         state._started = perf_counter()
         active = self._active
-        if active is None:
-            return super().start(request, state)
-        try:
-            active.add(1, self._active_for(request))
-        except Exception as exc:
-            failures.report("recording the HTTP server metrics", exc)
+        if active is None or not self._count_in(request):
             return super().start(request, state)
         scope = super().start(request, state)
         if scope is None:
@@ -97,21 +122,32 @@ class MeteredSpans(OtelSpans):
     ) -> None:
         """Record the metrics in the span's context, then finish the span; never raises."""
         if state._scope is not None:
-            try:
-                self._record(state, request, response, exception, escaped)
-            except Exception as exc:
-                failures.report("recording the HTTP server metrics", exc)
+            self._record(state._started, request, response, exception, escaped=escaped)
         super().finish(state, request, response, exception, escaped=escaped)
 
     def _record(
         self,
-        state: RequestState,
+        started: float,
+        request: Request,
+        response: Response | None,
+        exception: BaseException | None,
+        *,
+        escaped: bool,
+    ) -> None:
+        """Record the request's metrics; a failure is reported, never raised."""
+        try:
+            self._record_all(perf_counter() - started, request, response, exception, escaped)
+        except Exception as exc:
+            failures.report("recording the HTTP server metrics", exc)
+
+    def _record_all(
+        self,
+        elapsed: float,
         request: Request,
         response: Response | None,
         exception: BaseException | None,
         escaped: bool,
     ) -> None:
-        elapsed = perf_counter() - state._started
         environ = request.environ
         method = request.method
         attributes: dict[str, Any] = {

@@ -83,6 +83,10 @@ class ServerSpans(abc.ABC):
         self._response_headers = header_tags(
             "http.response.header.", settings.capture_response_headers
         )
+        #: Serves a request that tracing excludes, measuring it (``None``: served as is).
+        self.measure_excluded: Callable[[Request, Callable[[Request], Response]], Response] | (
+            None
+        ) = None
 
     def routes_at_start(self) -> bool:
         """Whether every span is routed as it starts (nothing reads its name or tags)."""

@@ -85,9 +85,13 @@ class ServerInstruments:
     active_requests: UpDownCounter | None
     request_body_size: Histogram | None
     response_body_size: Histogram | None
+    #: Whether the requests that tracing excludes are measured too.
+    include_excluded: bool = False
 
 
-def server_instruments(meter: Meter, metrics: Sequence[str]) -> ServerInstruments | None:
+def server_instruments(
+    meter: Meter, metrics: Sequence[str], *, include_excluded: bool = False
+) -> ServerInstruments | None:
     """The instruments of ``metrics`` (``duration``, ``active_requests``, ``body_size``).
 
     Returns:
@@ -127,7 +131,7 @@ def server_instruments(meter: Meter, metrics: Sequence[str]) -> ServerInstrument
             unit="By",
             description="Size of HTTP server response bodies.",
         )
-    return ServerInstruments(duration, active, request_size, response_size)
+    return ServerInstruments(duration, active, request_size, response_size, include_excluded)
 
 
 def app_metrics(
@@ -142,13 +146,18 @@ def app_metrics(
     metered = MetricsConfig.from_settings(settings, config.exporters if own else None, os.environ)
     if not metered.metrics:
         return None, None
-    if not own:
-        return server_instruments(otel_metrics.get_meter(scope, version), metered.metrics), None
-    built = built_meter_provider(config, metered)
-    if built is None:
+    built = built_meter_provider(config, metered) if own else None
+    if own and built is None:
         return None, None
-    meter = built.provider.get_meter(scope, version)
-    return server_instruments(meter, metered.metrics), built.memory
+    meter = (
+        otel_metrics.get_meter(scope, version)
+        if built is None
+        else built.provider.get_meter(scope, version)
+    )
+    instruments = server_instruments(
+        meter, metered.metrics, include_excluded=metered.include_excluded
+    )
+    return instruments, None if built is None else built.memory
 
 
 # -- the providers built here ----------------------------------------------------------------
