@@ -23,6 +23,7 @@ from pyramid.httpexceptions import HTTPNotFound
 from pyramid.response import Response
 from webtest import TestApp
 
+from pyramid_tracing import get_tracing
 from pyramid_tracing._server.metrics import MeteredSpans
 from pyramid_tracing._server.opentelemetry import OtelSpans
 from pyramid_tracing.otel import memory_exporter, metrics_reader
@@ -262,6 +263,39 @@ def test_excluded_requests_are_measured_when_asked(
     assert by_route["/boom"].attributes["http.response.status_code"] == 500
     assert all(point.exemplars == [] for point in duration)
     assert [point.value for point in active] == [0]
+
+
+def test_an_excluded_request_to_a_decorated_view_is_counted_once(
+    providers: tuple[InMemoryMetricReader, InMemorySpanExporter],
+) -> None:
+    """metrics_include_excluded, and @tracing.trace() on an excluded view (which gives it a
+    span): one duration point, counted once, with the span's exemplar; active back to 0."""
+    reader, spans = providers
+    settings = {
+        "tracing.tracer": "pyramid_tracing.otel:tracer_from_settings",
+        "tracing.otel.provider": "global",
+        "tracing.exclude_paths": "^/health",
+        "tracing.otel.metrics": "duration active_requests",
+        "tracing.otel.metrics_include_excluded": "true",
+    }
+    with Configurator(settings=settings) as config:
+        config.include("pyramid_tracing")
+        config.commit()
+        tracing = get_tracing(config.registry)
+
+        @tracing.trace()
+        def health(request: Any) -> Response:
+            return Response("ok")
+
+        config.add_route("health", "/health")
+        config.add_view(health, route_name="health")
+        app = TestApp(config.make_wsgi_app())
+    app.get("/health")
+    (span,) = spans.get_finished_spans()
+    (point,) = points(reader)["http.server.request.duration"][1]
+    assert point.count == 1
+    assert [exemplar.span_id for exemplar in point.exemplars] == [span.context.span_id]
+    assert [point.value for point in points(reader)["http.server.active_requests"][1]] == [0]
 
 
 def test_an_own_provider_with_the_memory_metrics_exporter() -> None:

@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 from pyramid.config import Configurator
-from pyramid.interfaces import ITweens
+from pyramid.interfaces import IRootFactory, ITweens
 from pyramid.response import Response
 from webtest import TestApp
 
@@ -45,7 +45,8 @@ def exported() -> Iterator[tuple[InMemorySpanExporter, InMemoryMetricReader]]:
             for instrumentor in (PyramidTracingInstrumentor(), PyramidInstrumentor()):
                 if instrumentor.is_instrumented_by_opentelemetry:
                     instrumentor.uninstrument()
-    assert Configurator.__init__ is ORIGINAL_INIT
+    # Untraced again (the wrappers may stay, passing through: see the test on that).
+    assert "tracing.tracer" not in make_app().app.registry.settings
 
 
 def make_app(settings: dict[str, str] | None = None, *includes: str) -> TestApp:
@@ -64,6 +65,14 @@ def servers(spans: InMemorySpanExporter) -> list[ReadableSpan]:
     return [span for span in spans.get_finished_spans() if span.kind is SpanKind.SERVER]
 
 
+def only_server_span(spans: InMemorySpanExporter, scope: str) -> ReadableSpan:
+    """The one server span exported, made by the instrumentation ``scope``."""
+    (server,) = servers(spans)
+    assert server.instrumentation_scope is not None
+    assert server.instrumentation_scope.name == scope
+    return server
+
+
 def test_an_app_without_tracing_settings_is_traced_on_the_global_providers(
     exported: tuple[InMemorySpanExporter, InMemoryMetricReader],
 ) -> None:
@@ -73,10 +82,8 @@ def test_an_app_without_tracing_settings_is_traced_on_the_global_providers(
     PyramidTracingInstrumentor().instrument()
     assert Configurator.__init__ is not ORIGINAL_INIT
     make_app().get("/orders/7")
-    (server,) = servers(spans)
+    server = only_server_span(spans, "pyramid_tracing")
     assert server.name == "GET /orders/{id}"
-    assert server.instrumentation_scope is not None
-    assert server.instrumentation_scope.name == "pyramid_tracing"
     assert server.attributes is not None
     assert server.attributes["http.route"] == "/orders/{id}"
     data = reader.get_metrics_data()
@@ -104,8 +111,29 @@ def test_the_app_keeps_its_package() -> None:
     try:
         assert Configurator().package is expected
         assert Configurator(settings={}).package is expected
+        assert Configurator(None, None, {}).package is expected
     finally:
         PyramidTracingInstrumentor().uninstrument()
+
+
+def root(request: Any) -> dict[str, str]:
+    """A root factory."""
+    return {}
+
+
+def test_arguments_by_position_are_kept() -> None:
+    """Configurator(registry, package, settings, root_factory) by position: every argument
+    reaches Pyramid, and the settings get the tracing defaults."""
+    PyramidTracingInstrumentor().instrument()
+    try:
+        config = Configurator(None, "tests", {"app.key": "1"}, root)
+        config.commit()
+    finally:
+        PyramidTracingInstrumentor().uninstrument()
+    assert config.package_name == "tests"
+    assert config.registry.settings["app.key"] == "1"
+    assert config.registry.settings["tracing.otel.provider"] == "global"
+    assert config.registry.queryUtility(IRootFactory) is root
 
 
 def test_an_app_that_includes_pyramid_tracing_is_traced_once(
@@ -164,9 +192,7 @@ def test_with_opentelemetry_instrumentation_pyramid_a_request_has_one_server_spa
     spans, _ = exported
     PyramidInstrumentor().instrument()
     make_app().get("/orders/7")
-    (peer,) = servers(spans)
-    assert peer.instrumentation_scope is not None
-    assert peer.instrumentation_scope.name == "opentelemetry.instrumentation.pyramid.callbacks"
+    only_server_span(spans, "opentelemetry.instrumentation.pyramid.callbacks")
     PyramidInstrumentor().uninstrument()
     spans.clear()
 
@@ -176,9 +202,31 @@ def test_with_opentelemetry_instrumentation_pyramid_a_request_has_one_server_spa
     if order == "peer-last":
         PyramidInstrumentor().instrument()
     make_app().get("/orders/7")
-    (server,) = spans.get_finished_spans()
-    assert server.instrumentation_scope is not None
-    assert server.instrumentation_scope.name == "pyramid_tracing"
+    only_server_span(spans, "pyramid_tracing")
+
+
+def test_uninstrumented_under_the_peers_wrapper_it_passes_calls_through(
+    exported: tuple[InMemorySpanExporter, InMemoryMetricReader],
+) -> None:
+    """uninstrument() while the peer's wrapper is outermost: the peer's stays (not unwrapped
+    in our place) and ours passes every call through, until instrumented again."""
+    spans, _ = exported
+    PyramidTracingInstrumentor().instrument()
+    PyramidInstrumentor().instrument()
+    PyramidTracingInstrumentor().uninstrument()
+    app = make_app()
+    assert "tracing.tracer" not in app.app.registry.settings
+    app.get("/orders/7")
+    only_server_span(spans, "opentelemetry.instrumentation.pyramid.callbacks")
+    PyramidInstrumentor().uninstrument()
+    assert "tracing.tracer" not in make_app().app.registry.settings
+    # Instrumented again over the wrapper left in place: one include, one tween, one span.
+    PyramidTracingInstrumentor().instrument()
+    spans.clear()
+    app = make_app()
+    assert app.app.registry.settings["tracing.otel.provider"] == "global"
+    app.get("/orders/7")
+    only_server_span(spans, "pyramid_tracing")
 
 
 def test_a_registry_given_to_configurator_is_left_alone(
@@ -186,11 +234,14 @@ def test_a_registry_given_to_configurator_is_left_alone(
 ) -> None:
     """Configurator(registry=...) (with_package, testing.setUp) adds nothing to the app."""
     spans, _ = exported
-    app = make_app()
+    registry = make_app().app.registry
     PyramidTracingInstrumentor().instrument()
-    config = Configurator(registry=app.app.registry)
-    config.commit()
-    app.get("/orders/7")
+    for config in (Configurator(registry=registry), Configurator(registry)):
+        config.commit()
+        assert "tracing.tracer" not in registry.settings
+        tweens = registry.queryUtility(ITweens)
+        assert [name for name, _ in tweens.implicit()] == ["pyramid.tweens.excview_tween_factory"]
+    TestApp(config.make_wsgi_app()).get("/orders/7")
     assert spans.get_finished_spans() == ()
 
 

@@ -17,7 +17,7 @@ from .._backends.opentelemetry import OpenTelemetryBackend, OtelScope
 from .._failures import failures
 from .._semconv import KNOWN_METHODS
 from .._settings import TracingSettings
-from .._state import RequestState
+from .._state import RequestState, request_state
 from .._tags import TagPolicy
 from ..otel._metrics import ServerInstruments
 from ..typing import Request, Response, StartSpanHook
@@ -62,26 +62,52 @@ class MeteredSpans(OtelSpans):
         exemplar (there is no span to point at).
         """
         started = perf_counter()
-        self._count_in(request)
+        counted = self._count_in(request)
         try:
             response = handler(request)
-        except Exception as exc:
-            self._record(started, request, None, exc, escaped=True)
+        except BaseException as exc:
+            self._record_excluded(started, request, None, exc, counted)
             raise
-        self._record(started, request, response, None, escaped=False)
+        self._record_excluded(started, request, response, None, counted)
         return response
 
+    def _record_excluded(
+        self,
+        started: float,
+        request: Request,
+        response: Response | None,
+        exception: BaseException | None,
+        counted: bool,
+    ) -> None:
+        # Set by start() below the tween (request.tracing leaves it unset until then).
+        if getattr(request_state(request), "_started", 0.0):
+            # A view decorated with @tracing.trace() gave the request a span, and its metrics.
+            if counted:
+                self._count_out(request)
+            return
+        escaped = exception is not None
+        self._record(started, request, response, exception, escaped=escaped, counted=counted)
+
     def _count_in(self, request: Request) -> bool:
-        """Count the request active (if measured); whether it could be."""
+        """Count the request active; whether it was (to count it out at the end)."""
         active = self._active
         if active is None:
-            return True
+            return False
         try:
             active.add(1, self._active_for(request))
         except Exception as exc:
             failures.report("recording the HTTP server metrics", exc)
             return False
         return True
+
+    def _count_out(self, request: Request) -> None:
+        """Count the request out of the active requests (if measured)."""
+        active = self._active
+        if active is not None:
+            try:
+                active.add(-1, self._active_for(request))
+            except Exception as exc:
+                failures.report("recording the HTTP server metrics", exc)
 
     def _active_for(self, request: Request) -> dict[str, str]:
         method = request.method
@@ -105,10 +131,7 @@ class MeteredSpans(OtelSpans):
             return super().start(request, state)
         scope = super().start(request, state)
         if scope is None:
-            try:
-                active.add(-1, self._active_for(request))
-            except Exception as exc:
-                failures.report("recording the HTTP server metrics", exc)
+            self._count_out(request)
         return scope
 
     def finish(
@@ -133,12 +156,16 @@ class MeteredSpans(OtelSpans):
         exception: BaseException | None,
         *,
         escaped: bool,
+        counted: bool = True,
     ) -> None:
-        """Record the request's metrics; a failure is reported, never raised."""
+        """Record the request's metrics (and count it out if ``counted``); never raises."""
         try:
             self._record_all(perf_counter() - started, request, response, exception, escaped)
         except Exception as exc:
             failures.report("recording the HTTP server metrics", exc)
+        finally:
+            if counted:
+                self._count_out(request)
 
     def _record_all(
         self,
@@ -182,9 +209,6 @@ class MeteredSpans(OtelSpans):
         duration = self._duration
         if duration is not None:
             duration.record(elapsed, attributes)
-        active = self._active
-        if active is not None:
-            active.add(-1, self._active_for(request))
         if self._request_size is not None:
             length = environ.get("CONTENT_LENGTH")
             if isinstance(length, str) and length.isdigit():

@@ -199,12 +199,13 @@ class Delivery(SpanProcessor):
         self._reads = 0
 
     def on_end(self, span: ReadableSpan) -> None:
-        """Count a span that ended.
+        """Count a span that ended, if sampled.
 
-        The SDK calls processors for recorded spans only, and the samplers pyramid_tracing
-        builds record only the spans they sample: each is one the exporters should deliver.
+        The batch processors export sampled spans only, and a sampler named by
+        ``OTEL_TRACES_SAMPLER`` may record a span without sampling it.
         """
-        next(self._ended)
+        if span.context.trace_flags.sampled:
+            next(self._ended)
 
     def ended(self) -> int:
         """How many spans have ended so far."""

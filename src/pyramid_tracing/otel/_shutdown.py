@@ -155,8 +155,10 @@ class _GlobalFlush:
     """The flush of OpenTelemetry's global tracer and meter providers, on SIGTERM.
 
     The providers are looked up when it runs (a distro may set them after the app is built);
-    one that cannot flush (the API's proxy or no-op providers) is skipped. Each flush is
-    bounded by the SDK (``timeout_millis``), and the wait for them by :attr:`budget`.
+    one that cannot flush (the API's proxy or no-op providers) is skipped. ``timeout_millis``
+    is passed on, but the SDK's batch span processor does not honour it (it exports all, and
+    the exporter retries for up to its own timeout): the wait for the flushes is bounded by
+    :attr:`budget` (and SIGTERM's margin), after which the process dies of the signal.
     """
 
     __slots__ = ("budget", "timeout")

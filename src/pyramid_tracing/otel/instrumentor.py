@@ -30,6 +30,7 @@ import inspect
 import sys
 import warnings
 from collections.abc import Callable, Collection, Mapping
+from contextvars import ContextVar
 from typing import Any, Final
 
 from pyramid.config import Configurator
@@ -61,6 +62,20 @@ OTEL_TRACER: Final = "pyramid_tracing.otel:tracer_from_settings"
 _INSTRUMENTS: Final = ("pyramid >= 2.0",)
 # The modules whose frames stand between the app's `Configurator(...)` and the wrapper.
 _WRAPPER_MODULES: Final = ("wrapt", __name__)
+# Configurator's own signature, to read a call's arguments by name.
+_INIT: Final = inspect.signature(Configurator.__init__)
+
+
+class _State:
+    """Whether the instrumentation is on, and the wrapper it installed."""
+
+    on = False
+    wrapper: object = None
+
+
+_state = _State()
+# Set while a wrapper calls the Configurator it wraps: a wrapper under it passes through.
+_inside: ContextVar[bool] = ContextVar("pyramid_tracing_configurator", default=False)
 
 
 def instrumented_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -116,29 +131,35 @@ def _caller_package() -> Any:
     return package_of(sys.modules[frame.f_globals["__name__"]])
 
 
-def _sets_up_registry(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
-    """Whether ``Configurator(*args, **kwargs)`` sets up a new registry (an app).
-
-    ``Configurator(registry=...)`` is a view of an app already set up: left alone.
-    """
-    registry = args[0] if args else kwargs.get("registry")
-    return registry is None
-
-
 def _traced_init(
     wrapped: Callable[..., None], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> None:
     """``Configurator.__init__`` that includes pyramid_tracing in the app it sets up."""
-    if not _sets_up_registry(args, kwargs):
+    try:
+        # The call as Configurator sees it, whether its arguments came by position or name.
+        bound = _INIT.bind(instance, *args, **kwargs)
+    except TypeError:
+        bound = None  # a wrong call: Pyramid's own error, from the call as it was made
+    if (
+        bound is None
+        or not _state.on
+        or _inside.get()
+        or bound.arguments.get("registry") is not None
+    ):
+        # Off; under another of these wrappers (instrumented again after a foreign unwrap);
         # Configurator(registry=...): with_package(), testing.setUp(), an app's own helpers.
         wrapped(*args, **kwargs)
         return
-    if len(args) > 2:
-        args, kwargs = args[:2], {"settings": args[2], **kwargs}  # settings passed by position
-    kwargs["settings"] = instrumented_settings(kwargs.get("settings") or {})
-    if not kwargs.get("package") and len(args) < 2:
-        kwargs["package"] = _caller_package()
-    wrapped(*args, **kwargs)
+    arguments = dict(bound.arguments)
+    del arguments["self"]
+    arguments["settings"] = instrumented_settings(arguments.get("settings") or {})
+    if arguments.get("package") is None:
+        arguments["package"] = _caller_package()
+    token = _inside.set(True)
+    try:
+        wrapped(**arguments)
+    finally:
+        _inside.reset(token)
     instance.include("pyramid_tracing")
     # At commit, after every include has set its settings: the peer's tween passes through.
     instance.action(None, _switch_off_the_peer, args=(instance,))
@@ -158,8 +179,10 @@ class PyramidTracingInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Traces every Pyramid app with pyramid_tracing, as ``opentelemetry-instrument`` asks.
 
     ``PyramidTracingInstrumentor().instrument()`` wraps ``Configurator.__init__`` (see the
-    module's documentation); :meth:`uninstrument` puts it back. Apps built before
-    ``instrument()`` or after ``uninstrument()`` are left as they are.
+    module's documentation); :meth:`uninstrument` puts it back, or, when another
+    instrumentation wrapped it since (its wrapper is the outermost), leaves the wrapper in
+    place, passing every call through. Apps built before ``instrument()`` or after
+    ``uninstrument()`` are left as they are.
 
     .. versionadded:: 0.3.0
     """
@@ -169,7 +192,16 @@ class PyramidTracingInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         return _INSTRUMENTS
 
     def _instrument(self, **kwargs: Any) -> None:
-        wrap_function_wrapper("pyramid.config", "Configurator.__init__", _traced_init)
+        _state.on = True
+        if _state.wrapper is None or Configurator.__dict__["__init__"] is not _state.wrapper:
+            wrap_function_wrapper("pyramid.config", "Configurator.__init__", _traced_init)
+            _state.wrapper = Configurator.__dict__["__init__"]
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        unwrap(Configurator, "__init__")
+        _state.on = False
+        # Only if it is the outermost wrapper: unwrapping would otherwise remove another
+        # instrumentation's (opentelemetry-instrumentation-pyramid's, instrumented later).
+        # Left in place under it, it passes every call through until instrumented again.
+        if Configurator.__dict__["__init__"] is _state.wrapper:
+            unwrap(Configurator, "__init__")
+            _state.wrapper = None
