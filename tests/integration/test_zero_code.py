@@ -47,6 +47,8 @@ def exported() -> Iterator[tuple[InMemorySpanExporter, InMemoryMetricReader]]:
                     instrumentor.uninstrument()
     # Untraced again (the wrappers may stay, passing through: see the test on that).
     assert "tracing.tracer" not in make_app().app.registry.settings
+    # Then Configurator as it was, for the tests that run next.
+    Configurator.__init__ = ORIGINAL_INIT  # type: ignore[method-assign]
 
 
 def make_app(settings: dict[str, str] | None = None, *includes: str) -> TestApp:
