@@ -126,8 +126,7 @@ class MeteredSpans(OtelSpans):
     def start(self, request: Request, state: RequestState) -> OtelScope | None:
         """Start the server span; note the time (and count the request active)."""
         state._started = perf_counter()
-        active = self._active
-        if active is None or not self._count_in(request):
+        if not self._count_in(request):
             return super().start(request, state)
         scope = super().start(request, state)
         if scope is None:

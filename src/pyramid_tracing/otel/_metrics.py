@@ -146,18 +146,17 @@ def app_metrics(
     metered = MetricsConfig.from_settings(settings, config.exporters if own else None, os.environ)
     if not metered.metrics:
         return None, None
-    built = built_meter_provider(config, metered) if own else None
-    if own and built is None:
-        return None, None
-    meter = (
-        otel_metrics.get_meter(scope, version)
-        if built is None
-        else built.provider.get_meter(scope, version)
-    )
+    if not own:
+        meter, memory = otel_metrics.get_meter(scope, version), None
+    else:
+        built = built_meter_provider(config, metered)
+        if built is None:
+            return None, None
+        meter, memory = built.provider.get_meter(scope, version), built.memory
     instruments = server_instruments(
         meter, metered.metrics, include_excluded=metered.include_excluded
     )
-    return instruments, None if built is None else built.memory
+    return instruments, memory
 
 
 # -- the providers built here ----------------------------------------------------------------

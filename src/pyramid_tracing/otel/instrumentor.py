@@ -26,6 +26,7 @@ Needs ``opentelemetry-instrumentation`` (the ``zero-code`` extra).
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import sys
 import warnings
@@ -135,18 +136,15 @@ def _traced_init(
     wrapped: Callable[..., None], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> None:
     """``Configurator.__init__`` that includes pyramid_tracing in the app it sets up."""
-    try:
-        # The call as Configurator sees it, whether its arguments came by position or name.
-        bound = _INIT.bind(instance, *args, **kwargs)
-    except TypeError:
-        bound = None  # a wrong call: Pyramid's own error, from the call as it was made
-    if (
-        bound is None
-        or not _state.on
-        or _inside.get()
-        or bound.arguments.get("registry") is not None
-    ):
-        # Off; under another of these wrappers (instrumented again after a foreign unwrap);
+    bound = None
+    # Off, or under another of these wrappers (instrumented again after a foreign unwrap):
+    # the call passes through.
+    if _state.on and not _inside.get():
+        # The call as Configurator sees it, whether its arguments came by position or name;
+        # a wrong call gets Pyramid's own error, from the call as it was made.
+        with contextlib.suppress(TypeError):
+            bound = _INIT.bind(instance, *args, **kwargs)
+    if bound is None or bound.arguments.get("registry") is not None:
         # Configurator(registry=...): with_package(), testing.setUp(), an app's own helpers.
         wrapped(*args, **kwargs)
         return
@@ -193,7 +191,7 @@ class PyramidTracingInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     def _instrument(self, **kwargs: Any) -> None:
         _state.on = True
-        if _state.wrapper is None or Configurator.__dict__["__init__"] is not _state.wrapper:
+        if Configurator.__dict__["__init__"] is not _state.wrapper:
             wrap_function_wrapper("pyramid.config", "Configurator.__init__", _traced_init)
             _state.wrapper = Configurator.__dict__["__init__"]
 
