@@ -193,3 +193,22 @@ def parse_metric_points(text: str) -> list[dict[str, Any]]:
             key, _, value = stripped.partition(": ")
             points[-1].setdefault(key, value)
     return points
+
+
+def counted_once(points: list[dict[str, Any]]) -> int:
+    """The measurements that histogram ``points`` hold, each export of a series counted once.
+
+    Under cumulative temporality (the SDK's default) every periodic export repeats the series'
+    running total with the same ``StartTimestamp``, so only the largest ``Count`` of a series
+    (its process, attributes and start) is taken; delta points start anew at each export and
+    are each counted.
+    """
+    latest: dict[tuple[str, tuple[tuple[str, str], ...], str], int] = {}
+    for point in points:
+        series = (
+            point["resource"].get("service.instance.id", ""),
+            tuple(sorted(point["attributes"].items())),
+            point.get("StartTimestamp", ""),
+        )
+        latest[series] = max(latest.get(series, 0), int(point["Count"]))
+    return sum(latest.values())

@@ -18,7 +18,7 @@ import requests
 pytest.importorskip("opentelemetry.distro")
 pytest.importorskip("opentelemetry.instrumentation.pyramid")
 
-from tests.helpers.collector import parse_metric_points, parse_spans, wait_for
+from tests.helpers.collector import counted_once, parse_metric_points, parse_spans, wait_for
 from tests.helpers.production import BIN, free_port, gunicorn_command, running
 
 REQUESTS = 6
@@ -56,11 +56,14 @@ def server_spans(text: str) -> list[dict[str, Any]]:
 
 
 def counted_by(metric: str) -> Any:
-    """What counts the requests that the histogram ``metric``'s points at rotel counted."""
+    """What counts the requests that the histogram ``metric``'s points at rotel counted.
+
+    The distro exports every 500 ms with cumulative temporality, so a series is logged again
+    at each export with its running total; each is counted once."""
 
     def requests_counted(text: str) -> list[int]:
         points = [point for point in parse_metric_points(text) if point["name"] == metric]
-        return [1] * sum(int(point["Count"]) for point in points)
+        return [1] * counted_once(points)
 
     return requests_counted
 
