@@ -359,9 +359,13 @@ def _jaeger(ns: dict[str, Any], standin: StandIn, capsys: Any) -> None:
     finally:
         asyncio.set_event_loop(None)
         loop.close()
-        thread_loop = tracer.reporter._channel._thread_loop
+        channel = tracer.reporter._channel
+        thread_loop = channel._thread_loop
         thread_loop._io_loop.add_callback(thread_loop._io_loop.stop)
         thread_loop._thread.join(timeout=5)
+        # jaeger-client never closes its UDP socket; left to the garbage collector, its
+        # ResourceWarning would fail whichever later test happens to be running.
+        channel.close()
         atexit.unregister(tracer.close)  # registered by the recipe; closed above
 
 
