@@ -13,6 +13,7 @@ from webtest import TestApp
 
 from pyramid_tracing import ScopeManager
 from pyramid_tracing._failures import failures
+from pyramid_tracing.otel import _shutdown
 from tests.helpers.apps import build_app
 
 
@@ -27,6 +28,22 @@ def _reset_failure_log() -> Iterator[None]:
     failures.reset()
     yield
     failures.reset()
+
+
+@pytest.fixture(autouse=True)
+def _no_exporter_outlives_its_test() -> Iterator[None]:
+    """The providers pyramid_tracing built for a test are shut down after it, as at exit.
+
+    Outside ``memory`` they are shared and live until the process exits, by design. In a test
+    session, their batch and periodic metric threads would export, long after the test and to
+    a collector long gone, and warn in whichever test is running then (60 s later, for the
+    default metric interval).
+    """
+    before = {id(shutdown) for shutdown in _shutdown._shutdowns}
+    yield
+    for shutdown in list(_shutdown._shutdowns):
+        if id(shutdown) not in before:
+            shutdown()
 
 
 @pytest.fixture(autouse=True)
