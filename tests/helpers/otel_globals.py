@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from opentelemetry import trace
@@ -70,3 +70,16 @@ def global_providers() -> Iterator[tuple[Any, Any]]:
         trace.set_tracer_provider(tracer_provider)
         metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
         yield spans, reader
+
+
+def shut_down(tracer: Any) -> None:
+    """Shut the tracer and meter providers of ``tracer`` down while the collector listens.
+
+    Left to the session's end (or to the test's teardown), their last export would go to a
+    collector already stopped, and be retried until the export timeout.
+    """
+    from pyramid_tracing import otel
+
+    otel.tracer_provider(tracer).shutdown()
+    with suppress(LookupError):  # no metrics of its own
+        otel.meter_provider(tracer).shutdown()

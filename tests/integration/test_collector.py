@@ -23,7 +23,7 @@ pytest.importorskip("opentelemetry.exporter.otlp.proto.http")
 
 from pyramid_tracing import otel
 from tests.helpers.collector import parse_spans
-from tests.helpers.otel_globals import reset_otel_globals
+from tests.helpers.otel_globals import reset_otel_globals, shut_down
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 CALLER_SPAN_ID = "00f067aa0ba902b7"
@@ -84,7 +84,7 @@ def test_spans_reach_a_real_collector(collector: tuple[str, Path], tmp_path: Pat
             client.get("/fail")
         assert otel.tracer_provider(tracer).force_flush(timeout_millis=10_000)
     finally:
-        otel.tracer_provider(tracer).shutdown()
+        shut_down(tracer)
         reset_otel_globals()
 
     deadline = time.monotonic() + 10

@@ -26,7 +26,7 @@ from webtest import TestApp
 from pyramid_tracing import get_tracing
 from pyramid_tracing._server.metrics import MeteredSpans
 from pyramid_tracing._server.opentelemetry import OtelSpans
-from pyramid_tracing.otel import memory_exporter, metrics_reader
+from pyramid_tracing.otel import memory_exporter, meter_provider, metrics_reader
 from tests.helpers.otel_globals import global_providers, reset_otel_globals
 
 HERE = __name__
@@ -326,6 +326,58 @@ def test_metrics_reader_names_the_missing_setting() -> None:
         metrics_reader(tracer)
     assert str(info.value) == (
         f"The tracer {tracer!r} was not created with tracing.otel.metrics_exporter = memory."
+    )
+
+
+def test_meter_provider_is_the_one_holding_the_apps_reader() -> None:
+    """meter_provider() of a tracer with its own metrics: the provider its reader is in."""
+    app = make_app(
+        **{
+            "tracing.otel.provider": "own",
+            "tracing.otel.exporter": "memory",
+            "tracing.otel.metrics_exporter": "memory",
+        }
+    )
+    tracer = app.app.registry.settings["ot.tracing"].tracer
+    app.get("/orders/2")
+    provider = meter_provider(tracer)
+    provider.get_meter("probe").create_counter("probe.count").add(1)
+    assert provider.force_flush()
+    data = metrics_reader(tracer).get_metrics_data()
+    assert data is not None
+    names = {
+        metric.name
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+    }
+    assert names == {"http.server.request.duration", "probe.count"}
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"tracing.otel.provider": "own", "tracing.otel.exporter": "memory"},
+        {
+            "tracing.otel.provider": "own",
+            "tracing.otel.exporter": "otlp",
+            "tracing.otel.metrics": "none",
+        },
+        {},
+    ],
+    ids=["metrics_exporter-none", "metrics-none", "provider-global"],
+)
+def test_meter_provider_says_why_there_is_none(settings: dict[str, str]) -> None:
+    """No meter provider built here (no exporter, no metrics, the global provider): a
+    LookupError naming the keys."""
+    app = make_app(**settings)
+    tracer = app.app.registry.settings["ot.tracing"].tracer
+    with pytest.raises(LookupError) as info:
+        meter_provider(tracer)
+    assert str(info.value) == (
+        f"The tracer {tracer!r} records no metrics in a meter provider of its own "
+        "(tracing.otel.metrics or tracing.otel.metrics_exporter is none, or "
+        "tracing.otel.provider is global)."
     )
 
 

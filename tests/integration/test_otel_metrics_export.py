@@ -7,6 +7,7 @@ only if the process's exit (SIGTERM) exports the last interval.
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,10 +16,13 @@ from typing import Any
 
 import pytest
 import requests
+from pyramid.paster import get_app
+from webtest import TestApp
 
 pytest.importorskip("opentelemetry.exporter.otlp.proto.http")
 
-from tests.helpers.collector import parse_metric_points, run_collector_urls
+from pyramid_tracing import get_tracing, otel
+from tests.helpers.collector import counted_once, parse_metric_points, run_collector_urls
 from tests.helpers.production import (
     BIN,
     free_port,
@@ -49,6 +53,31 @@ def duration_points(log: Path, total: int, timeout: float = 10.0) -> list[dict[s
             break
         time.sleep(0.1)
     return points
+
+
+def test_the_apps_own_shutdown_hook_exports_the_last_interval(
+    collector: tuple[str, str, Path], tmp_path: Path
+) -> None:
+    """meter_provider(tracer).shutdown(), as a shutdown hook of the app's own calls it,
+    exports the interval at once (one minute long) and stops the export thread; the next app
+    with the same settings gets a new provider."""
+    http_url, _, log = collector
+    ini = write_ini(tmp_path / "app.ini", 0, endpoint=http_url, metrics_interval="60")
+    app = get_app(str(ini), "main")
+    tracer = get_tracing(app.registry).tracer
+    client = TestApp(app)
+    for number in range(3):
+        client.get(f"/orders/{number}")
+    provider = otel.meter_provider(tracer)
+    threads = {thread.name for thread in threading.enumerate()}
+    assert "OtelPeriodicExportingMetricReader" in threads
+    provider.shutdown()
+    assert counted_once(duration_points(log, 3)) == 3
+    threads = {thread.name for thread in threading.enumerate()}
+    assert "OtelPeriodicExportingMetricReader" not in threads
+    otel.tracer_provider(tracer).shutdown()
+    again = get_tracing(get_app(str(ini), "main").registry).tracer
+    assert otel.meter_provider(again) is not provider
 
 
 def stop(process: Any) -> int:

@@ -25,7 +25,7 @@ from pyramid_tracing import get_tracing, otel
 from pyramid_tracing._otel_config import OtelConfig
 from pyramid_tracing.otel import _export as _otel_export
 from tests.helpers.collector import parse_spans, run_collector_urls, wait_for
-from tests.helpers.otel_globals import reset_otel_globals
+from tests.helpers.otel_globals import reset_otel_globals, shut_down
 from tests.helpers.production import write_ini
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -70,6 +70,7 @@ def test_traceidratio_samples_its_ratio_of_requests(tmp_path: Path) -> None:
         spans = collected(log, 403)
         time.sleep(0.2)  # anything late would show up now
         recorded = len(parse_spans(log.read_text(errors="replace")))
+        shut_down(tracer)
     assert len(spans) >= 403
     assert 403 <= recorded <= 597, recorded
 
@@ -255,6 +256,7 @@ def test_resource_attributes_reach_the_collector_over_each_protocol(
         TestApp(app).get("/orders/1")
         assert otel.tracer_provider(tracer).force_flush(timeout_millis=10_000)
         (span,) = collected(log, 1)
+        shut_down(tracer)
     assert span["Name"] == "GET /orders/{id}"
     resource = span["resource"]
     assert resource["service.name"] == "Str(production-test)"
@@ -320,6 +322,7 @@ def test_otlp_headers_are_sent_and_never_recorded(
     (span,) = finished(tracer)
     assert "s3cret" not in repr(dict(span.attributes or {}))
     assert "s3cret" not in repr(OtelConfig.from_settings({"tracing.otel.headers": "a=s3cret"}))
+    shut_down(tracer)
 
 
 def test_the_export_timeout_bounds_a_slow_collector(

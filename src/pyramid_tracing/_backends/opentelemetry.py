@@ -87,6 +87,8 @@ class OtelTracer(opentracing.Tracer):
         self.metrics: Any = None
         #: The in-memory metric reader (``tracing.otel.metrics_exporter = memory``), if any.
         self.metrics_memory: Any = None
+        #: The meter provider built for the metrics (see ``otel.meter_provider``), if any.
+        self.meter_provider: Any = None
         self._view: opentracing.Tracer | None = None
 
     def __repr__(self) -> str:

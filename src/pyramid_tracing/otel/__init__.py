@@ -30,6 +30,7 @@ from .._otel_config import EXPORTERS, OtelConfig
 
 try:
     from opentelemetry import trace as otel_trace
+    from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -51,6 +52,7 @@ __all__ = [
     "OtelTracer",
     "format_trace",
     "memory_exporter",
+    "meter_provider",
     "metrics_reader",
     "tracer_from_settings",
     "tracer_provider",
@@ -110,7 +112,9 @@ def tracer_from_settings(**settings: Any) -> opentracing.Tracer:
         provider.get_tracer(SCOPE_NAME, __version__), provider, late_attributes=late
     )
     tracer.memory = memory
-    tracer.metrics, tracer.metrics_memory = app_metrics(settings, config, SCOPE_NAME, __version__)
+    tracer.metrics, meters = app_metrics(settings, config, SCOPE_NAME, __version__)
+    if meters is not None:
+        tracer.meter_provider, tracer.metrics_memory = meters.provider, meters.memory
     return tracer
 
 
@@ -128,6 +132,37 @@ def tracer_provider(tracer: opentracing.Tracer) -> TracerProvider:
         )
         raise LookupError(msg)
     provider: TracerProvider = tracer.provider
+    return provider
+
+
+def meter_provider(tracer: opentracing.Tracer) -> MeterProvider:
+    """The OpenTelemetry meter provider that records a tracer's HTTP server metrics.
+
+    pyramid_tracing builds it from the ``tracing.otel.metrics*`` settings (shared by the apps
+    of a process with equal settings) and shuts it down at exit and on SIGTERM, with the
+    tracer provider. Call ``meter_provider(tracer).force_flush()`` to export the metrics now.
+    A shutdown hook of your own shuts both down::
+
+        otel.tracer_provider(tracer).shutdown()
+        otel.meter_provider(tracer).shutdown()
+
+    Raises:
+        LookupError: ``tracer`` was not made by :func:`tracer_from_settings`, or it records
+            no metrics in a meter provider built here: ``tracing.otel.metrics = none``,
+            ``tracing.otel.metrics_exporter = none``, or ``tracing.otel.provider = global``
+            (then OpenTelemetry's global meter provider records them).
+
+    .. versionadded:: 0.3.0
+    """
+    tracer_provider(tracer)
+    provider: MeterProvider | None = tracer.meter_provider  # type: ignore[attr-defined]
+    if provider is None:
+        msg = (
+            f"The tracer {tracer!r} records no metrics in a meter provider of its own "
+            "(tracing.otel.metrics or tracing.otel.metrics_exporter is none, or "
+            "tracing.otel.provider is global)."
+        )
+        raise LookupError(msg)
     return provider
 
 

@@ -136,27 +136,28 @@ def server_instruments(
 
 def app_metrics(
     settings: Mapping[str, object], config: OtelConfig, scope: str, version: str
-) -> tuple[ServerInstruments | None, InMemoryMetricReader | None]:
-    """The instruments of an app, and its in-memory reader, from its settings.
+) -> tuple[ServerInstruments | None, BuiltMeters | None]:
+    """The instruments of an app, and the meter provider built for them, from its settings.
 
     With ``provider = global`` they come from OpenTelemetry's global meter provider (a proxy
-    until one is set, then that one); else from the meter provider built for ``config``.
+    until one is set, then that one), and nothing is built; else from the meter provider
+    built for ``config``.
     """
     own = config.provider != "global"
     metered = MetricsConfig.from_settings(settings, config.exporters if own else None, os.environ)
     if not metered.metrics:
         return None, None
     if not own:
-        meter, memory = otel_metrics.get_meter(scope, version), None
+        meter, built = otel_metrics.get_meter(scope, version), None
     else:
         built = built_meter_provider(config, metered)
         if built is None:
             return None, None
-        meter, memory = built.provider.get_meter(scope, version), built.memory
+        meter = built.provider.get_meter(scope, version)
     instruments = server_instruments(
         meter, metered.metrics, include_excluded=metered.include_excluded
     )
-    return instruments, memory
+    return instruments, built
 
 
 # -- the providers built here ----------------------------------------------------------------
