@@ -208,7 +208,7 @@ def test_three_hundred_apps_leave_one_hook_one_provider_and_no_dropped_memory() 
         import atexit, gc, json, signal, weakref
         from pyramid.config import Configurator
         from pyramid_tracing import get_tracing
-        from pyramid_tracing.otel import _shutdown
+        from pyramid_tracing.otel import _shutdown, metrics_reader
 
         def app(exporter):
             settings = {
@@ -230,7 +230,7 @@ def test_three_hundred_apps_leave_one_hook_one_provider_and_no_dropped_memory() 
         providers = {id(get_tracing(each.registry).tracer.provider) for each in apps}
         memory = app("memory")
         dropped = weakref.ref(get_tracing(memory.registry).tracer.provider)
-        dropped_reader = weakref.ref(get_tracing(memory.registry).tracer.metrics_memory)
+        dropped_reader = weakref.ref(metrics_reader(get_tracing(memory.registry).tracer))
         del memory
         gc.collect()
         print(json.dumps({

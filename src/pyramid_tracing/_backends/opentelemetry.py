@@ -85,10 +85,8 @@ class OtelTracer(opentracing.Tracer):
         self.memory: Any = None
         #: The HTTP server metrics' instruments (``tracing.otel.metrics``), if any.
         self.metrics: Any = None
-        #: The in-memory metric reader (``tracing.otel.metrics_exporter = memory``), if any.
-        self.metrics_memory: Any = None
-        #: The meter provider built for the metrics (see ``otel.meter_provider``), if any.
-        self.meter_provider: Any = None
+        #: The meter provider built for the metrics, and its in-memory reader, if any.
+        self.meters: Any = None
         self._view: opentracing.Tracer | None = None
 
     def __repr__(self) -> str:

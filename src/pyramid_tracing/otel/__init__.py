@@ -42,7 +42,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from .._backends.opentelemetry import OtelTracer
 from .._sampling import sampler_ignores_attributes
-from ._metrics import app_metrics
+from ._metrics import BuiltMeters, app_metrics
 from ._provider import built_provider
 from ._shutdown import flush_globals_on_sigterm
 from ._tree import format_trace
@@ -112,9 +112,7 @@ def tracer_from_settings(**settings: Any) -> opentracing.Tracer:
         provider.get_tracer(SCOPE_NAME, __version__), provider, late_attributes=late
     )
     tracer.memory = memory
-    tracer.metrics, meters = app_metrics(settings, config, SCOPE_NAME, __version__)
-    if meters is not None:
-        tracer.meter_provider, tracer.metrics_memory = meters.provider, meters.memory
+    tracer.metrics, tracer.meters = app_metrics(settings, config, SCOPE_NAME, __version__)
     return tracer
 
 
@@ -155,15 +153,15 @@ def meter_provider(tracer: opentracing.Tracer) -> MeterProvider:
     .. versionadded:: 0.3.0
     """
     tracer_provider(tracer)
-    provider: MeterProvider | None = tracer.meter_provider  # type: ignore[attr-defined]
-    if provider is None:
+    meters: BuiltMeters | None = tracer.meters  # type: ignore[attr-defined]
+    if meters is None:
         msg = (
             f"The tracer {tracer!r} records no metrics in a meter provider of its own "
             "(tracing.otel.metrics or tracing.otel.metrics_exporter is none, or "
             "tracing.otel.provider is global)."
         )
         raise LookupError(msg)
-    return provider
+    return meters.provider
 
 
 def memory_exporter(tracer: opentracing.Tracer) -> InMemorySpanExporter:
@@ -195,7 +193,8 @@ def metrics_reader(tracer: opentracing.Tracer) -> InMemoryMetricReader:
     .. versionadded:: 0.3.0
     """
     tracer_provider(tracer)
-    reader: InMemoryMetricReader | None = tracer.metrics_memory  # type: ignore[attr-defined]
+    meters: BuiltMeters | None = tracer.meters  # type: ignore[attr-defined]
+    reader = None if meters is None else meters.memory
     if reader is None:
         msg = f"The tracer {tracer!r} was not created with tracing.otel.metrics_exporter = memory."
         raise LookupError(msg)
